@@ -1,0 +1,24 @@
+-- Local development data only: a migration would ship these fake links to production.
+
+insert into public.meeting_links_pool (meeting_link, notes)
+select format('https://meet.google.com/loc-%s-dev', code), 'local placeholder ' || n
+from unnest(array['aaaa', 'bbbb', 'cccc', 'dddd', 'eeee', 'ffff', 'gggg', 'hhhh', 'iiii', 'jjjj'])
+  with ordinality as codes(code, n);
+
+-- The reference scenarios, tomorrow in Jakarta: two paid bookings at 14:00-15:00 (two links),
+-- one at 16:00-17:00 (reuses the first link), and one still waiting for its payment.
+with tomorrow as (
+  select ((now() at time zone 'Asia/Jakarta')::date + 1)::timestamp as day
+)
+insert into public.bookings (order_id, starts_at, ends_at, amount, payment_status)
+select order_id, (day + starts) at time zone 'Asia/Jakarta', (day + ends) at time zone 'Asia/Jakarta',
+  150000, status
+from tomorrow, (values
+  ('seed-order-1', interval '14 hours', interval '15 hours', 'paid'),
+  ('seed-order-2', interval '14 hours', interval '15 hours', 'paid'),
+  ('seed-order-3', interval '16 hours', interval '17 hours', 'paid'),
+  ('seed-order-4', interval '16 hours', interval '17 hours', 'pending')
+) as b(order_id, starts, ends, status);
+
+select public.assign_meeting_link(id) from public.bookings
+where payment_status = 'paid' order by order_id;
