@@ -1,0 +1,173 @@
+-- Midtrans payment notifications: the audit trail, the idempotency key, and the only way a
+-- booking becomes paid. The edge function verifies the signature; everything after that is
+-- one atomic call here.
+
+create table public.midtrans_notifications (
+  id bigint generated always as identity primary key,
+  received_at timestamptz not null default now(),
+  last_received_at timestamptz not null default now(),
+  deliveries integer not null default 1,
+  order_id text not null,
+  transaction_id text not null,
+  transaction_status text not null,
+  status_code text not null,
+  fraud_status text,
+  gross_amount text not null,
+  payload jsonb not null,
+  booking_id uuid
+    constraint midtrans_notifications_booking_id_fkey references public.bookings (id) on delete set null,
+  outcome text not null
+    constraint midtrans_notifications_outcome_is_known
+      check (outcome in ('paid', 'status_changed', 'ignored', 'needs_review', 'unknown_order')),
+  payment_status_before text,
+  payment_status_after text,
+  constraint midtrans_notifications_stored_once
+    unique nulls not distinct (transaction_id, transaction_status, status_code, fraud_status)
+);
+alter table public.midtrans_notifications enable row level security;
+create index midtrans_notifications_order_id_idx on public.midtrans_notifications (order_id, received_at);
+
+comment on table public.midtrans_notifications is
+  'Every verified Midtrans notification, stored once however often it is delivered (deliveries '
+  'counts them), with what it did to its booking (outcome, payment_status_before/after).';
+comment on column public.midtrans_notifications.outcome is
+  'paid: made the booking paid; status_changed: moved it to another status; ignored: late, repeated '
+  'or of another transaction; needs_review: amount or currency did not match; unknown_order: no booking.';
+comment on constraint midtrans_notifications_stored_once on public.midtrans_notifications is
+  'A redelivered notification (same transaction, status, status code and fraud status) is one row.';
+
+create function public.midtrans_target_status(p_transaction_status text, p_fraud_status text)
+returns text
+language sql
+immutable
+set search_path = ''
+as $$
+  -- Midtrans's documented statuses. A card capture is paid only once fraud screening accepts it;
+  -- channels without fraud screening send no fraud_status, which counts as accept.
+  select case
+    when p_transaction_status = 'settlement' then 'paid'
+    when p_transaction_status = 'capture' then
+      case coalesce(p_fraud_status, 'accept')
+        when 'accept' then 'paid'
+        when 'challenge' then 'pending'
+        else 'failed'
+      end
+    when p_transaction_status in ('pending', 'authorize') then 'pending'
+    when p_transaction_status in ('deny', 'failure') then 'failed'
+    when p_transaction_status = 'cancel' then 'cancelled'
+    when p_transaction_status = 'expire' then 'expired'
+    when p_transaction_status in ('refund', 'partial_refund', 'chargeback', 'partial_chargeback')
+      then 'refunded'
+  end;
+$$;
+comment on function public.midtrans_target_status(text, text) is
+  'The booking payment_status a Midtrans transaction_status (and fraud_status) stands for; null '
+  'for a status Midtrans may add later.';
+
+create function public.record_midtrans_notification(p_notification jsonb)
+returns table (
+  notification_id bigint,
+  booking_id uuid,
+  outcome text,
+  duplicate boolean,
+  payment_status text,
+  needs_link boolean
+)
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_order_id text := p_notification ->> 'order_id';
+  v_transaction_id text := p_notification ->> 'transaction_id';
+  v_transaction_status text := p_notification ->> 'transaction_status';
+  v_fraud_status text := p_notification ->> 'fraud_status';
+  v_target text := public.midtrans_target_status(v_transaction_status, v_fraud_status);
+  v_booking public.bookings;
+  v_outcome text;
+  v_after text;
+  v_review text;
+  v_notification_id bigint;
+  v_inserted boolean;
+begin
+  -- Lock first: deliveries of notifications for one booking apply one after another.
+  select * into v_booking from public.bookings b where b.order_id = v_order_id for update;
+
+  if v_booking.id is null then
+    v_outcome := 'unknown_order';
+  elsif v_target = 'paid' and v_booking.payment_status = 'paid' then
+    v_outcome := 'ignored';
+    if v_transaction_id <> v_booking.paid_transaction_id then
+      v_review := format('a second payment (transaction %s) settled for this paid booking', v_transaction_id);
+    end if;
+  elsif v_target = 'paid' and v_booking.payment_status <> 'refunded' then
+    -- Money received wins over an earlier expire, deny or cancel: those belong to an earlier
+    -- attempt, or arrived out of order. A settlement must match what the booking costs.
+    if (p_notification ->> 'gross_amount')::numeric <> v_booking.amount
+       or coalesce(p_notification ->> 'currency', 'IDR') <> 'IDR' then
+      v_outcome := 'needs_review';
+      v_review := format('transaction %s reported %s %s; the booking costs %s IDR', v_transaction_id,
+        p_notification ->> 'gross_amount', coalesce(p_notification ->> 'currency', 'IDR'), v_booking.amount);
+    else
+      v_outcome := 'paid';
+      v_after := 'paid';
+    end if;
+  elsif v_target in ('failed', 'expired', 'cancelled') and v_booking.payment_status = 'pending' then
+    v_outcome := 'status_changed';
+    v_after := v_target;
+  elsif v_booking.payment_status = 'paid'
+        and (v_target = 'refunded' or v_transaction_status in ('deny', 'cancel'))
+        and v_transaction_id = coalesce(v_booking.paid_transaction_id, v_transaction_id) then
+    -- The documented reversals of the transaction that paid: a refund or chargeback, a void,
+    -- or a settlement some channels turn into deny minutes later.
+    v_outcome := 'status_changed';
+    v_after := v_target;
+  else
+    -- Anything else would move the booking backwards (pending after settlement), or belongs
+    -- to another transaction, or is a status this system does not act on.
+    v_outcome := 'ignored';
+  end if;
+
+  insert into public.midtrans_notifications as n (order_id, transaction_id, transaction_status,
+    status_code, fraud_status, gross_amount, payload, booking_id, outcome,
+    payment_status_before, payment_status_after)
+  values (v_order_id, v_transaction_id, v_transaction_status, p_notification ->> 'status_code',
+    v_fraud_status, p_notification ->> 'gross_amount', p_notification, v_booking.id, v_outcome,
+    v_booking.payment_status, coalesce(v_after, v_booking.payment_status))
+  on conflict on constraint midtrans_notifications_stored_once do update
+    set deliveries = n.deliveries + 1, last_received_at = now()
+  returning n.id, n.deliveries = 1 into v_notification_id, v_inserted;
+
+  if v_inserted and v_booking.id is not null then
+    update public.bookings b
+    set payment_status = coalesce(v_after, b.payment_status),
+        paid_transaction_id = case when v_after = 'paid' then v_transaction_id else b.paid_transaction_id end,
+        paid_at = case when v_after = 'paid' then now() else b.paid_at end,
+        review_reason = coalesce(v_review, b.review_reason)
+    where b.id = v_booking.id
+      and (v_after is not null or v_review is not null);
+  end if;
+
+  return query
+    select v_notification_id, b.id, case when v_inserted then v_outcome else 'duplicate' end,
+      not v_inserted, b.payment_status, b.payment_status = 'paid' and b.meeting_link_id is null
+    from (select 1) as one
+    left join public.bookings b on b.id = v_booking.id;
+end;
+$$;
+comment on function public.record_midtrans_notification(jsonb) is
+  'Records a VERIFIED Midtrans notification once and applies it to its booking atomically. outcome: '
+  'paid | status_changed | ignored | needs_review | unknown_order | duplicate (delivered before, '
+  'not applied again). needs_link: the booking is paid and still has no meeting link.';
+
+revoke all on public.midtrans_notifications from anon, authenticated, public;
+grant select on public.midtrans_notifications to service_role;
+revoke execute on function public.midtrans_target_status(text, text),
+  public.record_midtrans_notification(jsonb) from anon, authenticated, public;
+grant execute on function public.record_midtrans_notification(jsonb) to service_role;
+
+-- The safety net behind the webhook's non-blocking assignment: every minute, waiting paid
+-- bookings get a link. pg_cron is offered by hosted Supabase; locally it is preloaded.
+create extension if not exists pg_cron with schema pg_catalog;
+select cron.schedule('assign-pending-meeting-links', '* * * * *',
+  'select public.assign_pending_meeting_links()');
