@@ -1,46 +1,41 @@
-// Follow this setup guide to integrate the Deno language server with your editor:
-// https://deno.land/manual/getting_started/setup_your_environment
-// This enables autocomplete, go to definition, etc.
+// Midtrans Payment Notification URL. Verifies the signature, records the notification once,
+// moves the booking's payment status, and asks for a meeting link without waiting for it.
+import { runInBackground } from "../_shared/background.ts";
+import { json, parseWith, postHandler, readJson } from "../_shared/http.ts";
+import {
+  MidtransNotification,
+  midtransServerKey,
+  recordNotification,
+  requestMeetingLink,
+  verifyMidtransSignature,
+} from "../_shared/midtrans.ts";
 
-// Setup type definitions for built-in Supabase Runtime APIs
-import "@supabase/functions-js/edge-runtime.d.ts";
-import { withSupabase } from "@supabase/server";
-
-console.log("Hello from Functions!");
-
-// This endpoint uses 'publishable' | 'secret' access, apiKey is required.
-// Use publishable for Client-facing, key-validated endpoints
-// Use secret for Server-to-server, internal calls
 export default {
-  fetch: withSupabase({ auth: ["publishable", "secret"] }, async (req, ctx) => {
-    // Called by another service with a secret key
-    // ctx.supabaseAdmin bypasses RLS — use for privileged operations
-    /*
-    if (ctx.authMode === "secret") {
-      const { user_id } = await req.json();
-      const { data } = await ctx.supabaseAdmin.auth.admin.getUserById(user_id);
+  fetch: postHandler("midtrans-webhook", async (req, log) => {
+    const serverKey = midtransServerKey();
+    const body = await readJson(req, 64 * 1024);
+    const notification = parseWith(MidtransNotification, body);
+    log.orderId = notification.order_id;
+    log.transactionStatus = notification.transaction_status;
+    await verifyMidtransSignature(notification, serverKey);
 
-      return Response.json({
-        email: data?.user?.email,
-      });
+    const recorded = await recordNotification(body);
+    log.bookingId = recorded.booking_id;
+    log.outcome = recorded.outcome;
+    if (recorded.needs_link && recorded.booking_id) {
+      runInBackground(requestMeetingLink(recorded.booking_id));
     }
-    */
-
-    const { name } = await req.json();
-
-    return Response.json({
-      message: `Hello ${name}!`,
+    if (recorded.outcome === "unknown_order") {
+      return json({
+        error: "order_not_found",
+        message: `No booking has order_id ${notification.order_id}.`,
+      }, 404);
+    }
+    return json({
+      received: true,
+      outcome: recorded.outcome,
+      bookingId: recorded.booking_id,
+      paymentStatus: recorded.payment_status,
     });
   }),
 };
-
-/* To invoke locally:
-
-  1. Run `supabase start` (see: https://supabase.com/docs/reference/cli/supabase-start)
-  2. Make an HTTP request:
-
-  curl -i --location --request POST 'http://127.0.0.1:54321/functions/v1/midtrans-webhook' \
-    --header 'apiKey: sb_publishable_ACJWlzQHlZjBrEguHvfOxg_3BJgxAaH' \
-    --data '{"name":"Functions"}'
-
-*/

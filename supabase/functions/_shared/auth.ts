@@ -1,0 +1,55 @@
+// Who may call the ops endpoint: the service role. Hosted Supabase has two kinds of secret
+// key: the legacy service-role JWT (sent as a bearer token) and sb_secret_... API keys (sent as
+// apikey, checked by @supabase/server, which refuses legacy JWTs).
+import { verifyCredentials } from "@supabase/server/core";
+import { timingSafeEqual } from "node:crypto";
+import { HttpError } from "./errors.ts";
+
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+const API_KEY_SHAPE = /^sb_(secret|publishable)_[A-Za-z0-9_-]+$/;
+
+export function constantTimeEqual(a: string, b: string): boolean {
+  const left = new TextEncoder().encode(a);
+  const right = new TextEncoder().encode(b);
+  // Compare equal lengths only, so the time taken says nothing about the secret.
+  return left.length === right.length && timingSafeEqual(left, right);
+}
+
+const unauthorized = () =>
+  new HttpError(
+    401,
+    "unauthorized",
+    "Send the service-role key as Authorization: Bearer, or a secret key as apikey.",
+  );
+const forbidden = () =>
+  new HttpError(
+    403,
+    "forbidden",
+    "This key may not call this function; use the service-role key.",
+  );
+
+/** Resolves when the request carries a service-role credential; throws 401 or 403 otherwise. */
+export async function requireServiceRole(req: Request): Promise<void> {
+  const authorization = req.headers.get("authorization");
+  const bearer = authorization?.match(/^Bearer (\S+)$/)?.[1] ?? null;
+  const apikey = req.headers.get("apikey");
+  const presented = [bearer, apikey].filter((key): key is string => !!key);
+
+  const serviceRoleKey = Deno.env.get("SUPABASE_SERVICE_ROLE_KEY");
+  if (serviceRoleKey && bearer && constantTimeEqual(bearer, serviceRoleKey)) {
+    return;
+  }
+
+  for (const key of presented.filter((key) => key.startsWith("sb_secret_"))) {
+    const { error } = await verifyCredentials({ token: null, apikey: key }, {
+      auth: "secret:*",
+    });
+    if (!error) return;
+  }
+  // A key of a real shape that is not the service role's (anon, a user's JWT, a publishable
+  // key, a revoked secret key) is known but not allowed; anything else is no credential at all.
+  if (presented.some((key) => JWT_SHAPE.test(key) || API_KEY_SHAPE.test(key))) {
+    throw forbidden();
+  }
+  throw unauthorized();
+}

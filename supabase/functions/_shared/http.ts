@@ -1,0 +1,129 @@
+// Request plumbing shared by the functions: JSON in and out, CORS, methods, size caps, and
+// one structured log line per request.
+import { z } from "zod";
+import { HttpError, toHttpError } from "./errors.ts";
+
+// As in Supabase's CORS examples; the functions are server-to-server, but browsers get a clear answer.
+const CORS_HEADERS = {
+  "Access-Control-Allow-Origin": "*",
+  "Access-Control-Allow-Headers":
+    "authorization, x-client-info, apikey, content-type",
+  "Access-Control-Allow-Methods": "POST, OPTIONS",
+};
+
+export function json(body: unknown, status = 200): Response {
+  return Response.json(body, { status, headers: CORS_HEADERS });
+}
+
+/** Fields a handler adds to its request's log line. */
+export type LogFields = Record<string, unknown>;
+
+type Handler = (req: Request, log: LogFields) => Promise<Response>;
+
+/** Wraps a POST handler: OPTIONS, 405, errors mapped to JSON, and a log line with its timing. */
+export function postHandler(functionName: string, handler: Handler) {
+  return async (req: Request): Promise<Response> => {
+    const started = performance.now();
+    const log: LogFields = {};
+    let response: Response;
+    if (req.method === "OPTIONS") {
+      response = new Response("ok", { headers: CORS_HEADERS });
+    } else if (req.method !== "POST") {
+      response = json(
+        { error: "method_not_allowed", message: "Use POST." },
+        405,
+      );
+      response.headers.set("Allow", "POST, OPTIONS");
+    } else {
+      try {
+        response = await handler(req, log);
+      } catch (error) {
+        const failure = toHttpError(error);
+        if (failure.status >= 500) {
+          log.cause = String((error as Error)?.stack ?? error);
+        }
+        log.outcome ??= failure.code;
+        response = json({
+          error: failure.code,
+          message: failure.message,
+          ...failure.details,
+        }, failure.status);
+      }
+    }
+    const line = {
+      function: functionName,
+      method: req.method,
+      status: response.status,
+      ...log,
+      ms: Math.round(performance.now() - started),
+    };
+    (response.status >= 500 ? console.error : console.log)(
+      JSON.stringify(line),
+    );
+    return response;
+  };
+}
+
+/** Reads a JSON body of at most maxBytes, refusing other content types. */
+export async function readJson(
+  req: Request,
+  maxBytes: number,
+): Promise<unknown> {
+  const type = req.headers.get("content-type") ?? "";
+  if (!/^application\/([\w.+-]+\+)?json\b/i.test(type)) {
+    throw new HttpError(
+      415,
+      "unsupported_media_type",
+      "Send Content-Type: application/json.",
+    );
+  }
+  const tooLarge = new HttpError(
+    413,
+    "payload_too_large",
+    `The body may be at most ${maxBytes} bytes.`,
+  );
+  if (Number(req.headers.get("content-length") ?? 0) > maxBytes) throw tooLarge;
+
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (req.body) {
+    for await (const chunk of req.body) {
+      size += chunk.byteLength;
+      if (size > maxBytes) throw tooLarge;
+      chunks.push(chunk);
+    }
+  }
+  const text = new TextDecoder().decode(concat(chunks, size));
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new HttpError(400, "invalid_request", "The body is not valid JSON.");
+  }
+}
+
+function concat(chunks: Uint8Array[], size: number): Uint8Array {
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}
+
+/** Validates with zod; the 400 names every field that is wrong. */
+export function parseWith<T extends z.ZodType>(
+  schema: T,
+  value: unknown,
+): z.infer<T> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) =>
+    issue.path.length
+      ? `${issue.path.join(".")}: ${issue.message}`
+      : issue.message
+  );
+  throw new HttpError(400, "invalid_request", problems.join("; "), {
+    problems,
+  });
+}

@@ -1,0 +1,46 @@
+// Assigning a meeting link: one call to the SQL function that does it atomically.
+import { z } from "zod";
+import { db, withTimeout } from "./db.ts";
+import { HttpError } from "./errors.ts";
+
+export const AssignRequest = z.object({
+  bookingId: z.guid({ message: "bookingId must be a UUID" }),
+});
+
+export type Assignment = {
+  bookingId: string;
+  meetingLinkId: string;
+  meetingLink: string;
+  alreadyAssigned: boolean;
+};
+
+type Row = {
+  booking_id: string;
+  meeting_link_id: string | null;
+  meeting_link: string | null;
+  outcome: string;
+};
+
+/** The booking's link: already held, or claimed now. 404/409 when it cannot have one. */
+export async function assignMeetingLink(
+  bookingId: string,
+): Promise<Assignment> {
+  const sql = db();
+  const [row] = await withTimeout<Row>(
+    sql`select booking_id, meeting_link_id, meeting_link, outcome from public.assign_meeting_link(${bookingId})`,
+  );
+  if (row.outcome === "pool_exhausted") {
+    throw new HttpError(
+      409,
+      "pool_exhausted",
+      "No meeting link is free for this slot; the booking is flagged for a manual link.",
+      { bookingId },
+    );
+  }
+  return {
+    bookingId: row.booking_id,
+    meetingLinkId: row.meeting_link_id!,
+    meetingLink: row.meeting_link!,
+    alreadyAssigned: row.outcome === "already_assigned",
+  };
+}
