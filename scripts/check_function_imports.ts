@@ -1,0 +1,63 @@
+// Each function's own deno.json is what `supabase functions deploy` resolves imports with; locally
+// everything runs with the root deno.json. Check that every import a function declares is in the
+// root imports with the identical value, so both resolve the same pinned versions. A function
+// without a deno.json, or whose deno.json has no imports, is skipped.
+//
+// Usage: deno run --allow-read scripts/check_function_imports.ts   (exit 1 on any mismatch)
+
+type Imports = Record<string, string>;
+
+const root = new URL("../", import.meta.url);
+const functionsDir = new URL("supabase/functions/", root);
+
+function readImports(url: URL): Imports | undefined {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(url);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+  const config = JSON.parse(text) as { imports?: Imports };
+  return config.imports;
+}
+
+const rootImports = readImports(new URL("deno.json", root)) ?? {};
+const problems: string[] = [];
+const checked: string[] = [];
+
+const names = [...Deno.readDirSync(functionsDir)]
+  .filter((entry) => entry.isDirectory && !/^[_.]/.test(entry.name))
+  .map((entry) => entry.name)
+  .sort();
+
+for (const name of names) {
+  const path = `supabase/functions/${name}/deno.json`;
+  const imports = readImports(new URL(path, root));
+  if (imports === undefined || Object.keys(imports).length === 0) {
+    console.log(`  ${name}: skipped (no imports in ${path})`);
+    continue;
+  }
+  for (const [specifier, target] of Object.entries(imports)) {
+    if (!(specifier in rootImports)) {
+      problems.push(
+        `${path}: "${specifier}" is not in the root deno.json imports (add it there first)`,
+      );
+    } else if (rootImports[specifier] !== target) {
+      problems.push(
+        `${path}: "${specifier}" is "${target}" but the root deno.json has "${
+          rootImports[specifier]
+        }"`,
+      );
+    }
+  }
+  checked.push(name);
+}
+
+for (const problem of problems) console.log(`  ${problem}`);
+if (problems.length > 0) Deno.exit(1);
+console.log(
+  `  ${checked.length} function deno.json file(s) match the root imports${
+    checked.length ? `: ${checked.join(", ")}` : ""
+  }`,
+);

@@ -1,0 +1,31 @@
+// Postgres connections for tests, with npm:postgres (the driver the functions use).
+
+import postgres from "postgres";
+import { env } from "./env.ts";
+
+export type Sql = postgres.Sql;
+
+/**
+ * A small connection pool to the database under test (superuser `postgres`). Close it with
+ * `await sql.end()`, or use `withSql`.
+ */
+export function connect(
+  options: postgres.Options<Record<string, never>> = {},
+): Sql {
+  return postgres(env.dbUrl, {
+    max: 4,
+    onnotice: () => {},
+    connect_timeout: 10,
+    ...options,
+  });
+}
+
+/** Runs `fn` with a fresh pool and always closes it. */
+export async function withSql<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
+  const sql = connect();
+  try {
+    return await fn(sql);
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}

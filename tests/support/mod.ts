@@ -1,0 +1,17 @@
+// Test helpers shared by every Deno test: `import { env, connect, callFunction } from "./support/mod.ts"`.
+
+export { env, type StackEnv } from "./env.ts";
+export { connect, type Sql, withSql } from "./db.ts";
+export {
+  callFunction,
+  type CallOptions,
+  functionNames,
+  type FunctionResponse,
+  functionUrl,
+  settleBackgroundWork,
+} from "./http.ts";
+export {
+  type RunningServer,
+  spawnFunctionsServer,
+  testPostgres,
+} from "./server.ts";

@@ -1,0 +1,120 @@
+// Start and stop processes of the stack from a test: an extra functions server (another port,
+// another environment), or the test cluster's Postgres (for fault tests).
+
+import { env } from "./env.ts";
+
+const root = new URL("../../", import.meta.url);
+
+// Keep in step with DENO_SERVE_FLAGS in scripts/lib.sh.
+const SERVE_FLAGS = [
+  "--no-prompt",
+  "--allow-net",
+  "--allow-env",
+  "--allow-read",
+  "--allow-sys",
+];
+
+export interface RunningServer {
+  /** Base URL, e.g. http://127.0.0.1:54340 (functions under /functions/v1). */
+  url: string;
+  pid: number;
+  /** SIGTERM, then waits for the exit (the server lets background work finish first). */
+  stop(): Promise<Deno.CommandStatus>;
+}
+
+/**
+ * Starts scripts/serve.ts on `port` with the current environment plus `envOverrides`, and waits
+ * until it answers. Its output goes to this test's stderr.
+ */
+export async function spawnFunctionsServer(
+  port: number,
+  envOverrides: Record<string, string> = {},
+): Promise<RunningServer> {
+  const url = `http://127.0.0.1:${port}`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      ...SERVE_FLAGS,
+      "--config",
+      new URL("deno.json", root).pathname,
+      new URL("scripts/serve.ts", root).pathname,
+    ],
+    env: {
+      ...envOverrides,
+      FUNCTIONS_HOST: "127.0.0.1",
+      FUNCTIONS_PORT: String(port),
+    },
+    stdin: "null",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn();
+  const deadline = Date.now() + 60_000;
+  while (true) {
+    try {
+      const response = await fetch(`${url}/_local/health`);
+      await response.body?.cancel();
+      if (response.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      await child.status;
+      throw new Error(`functions server on port ${port} did not come up`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return {
+    url,
+    pid: child.pid,
+    async stop() {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // already gone
+      }
+      return await child.status;
+    },
+  };
+}
+
+/**
+ * Stops or starts the Postgres cluster of scripts/test (TEST_PGDATA), as its OS user. For fault
+ * tests only: the dev stack's cluster is never touched.
+ */
+export async function testPostgres(action: "stop" | "start"): Promise<void> {
+  const data = Deno.env.get("TEST_PGDATA");
+  const pgBin = Deno.env.get("PG_BIN") ?? "/usr/lib/postgresql/15/bin";
+  const osUser = Deno.env.get("PG_OS_USER") ?? "";
+  const port = new URL(env.dbUrl).port;
+  if (!data) {
+    throw new Error("TEST_PGDATA is not set: run this through scripts/test");
+  }
+  const pgCtl = action === "stop"
+    ? [`${pgBin}/pg_ctl`, "-D", data, "-m", "fast", "-w", "stop"]
+    : [
+      `${pgBin}/pg_ctl`,
+      "-D",
+      data,
+      "-l",
+      `${data}/../postgres.log`,
+      "-o",
+      `-p ${port}`,
+      "-w",
+      "start",
+    ];
+  const [command, ...args] = osUser
+    ? ["runuser", "-u", osUser, "--", ...pgCtl]
+    : pgCtl;
+  const { code, stderr } = await new Deno.Command(command, {
+    args,
+    stdout: "null",
+    stderr: "piped",
+  })
+    .output();
+  if (code !== 0) {
+    throw new Error(
+      `pg_ctl ${action} failed: ${new TextDecoder().decode(stderr)}`,
+    );
+  }
+}
