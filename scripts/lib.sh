@@ -71,13 +71,16 @@ ensure_system_packages() {
   if ! is_root; then
     warn "error: missing Debian packages: $(echo "$missing" | tr '\n' ' ')"
     warn "Install them as root, then run this again:"
-    warn "  sudo apt-get update && sudo apt-get install -y ${APT_PACKAGES[*]}"
+    warn "  sudo apt-get update && sudo apt-get install -y $(echo "$missing" | tr '\n' ' ')"
     exit 1
   fi
-  say "Installing Debian packages: $(echo "$missing" | tr '\n' ' ')"
+  local packages
+  mapfile -t packages <<<"$missing"
+  say "Installing Debian packages: ${packages[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq || die "apt-get update failed"
-  apt-get install -y -qq "${APT_PACKAGES[@]}" >/dev/null || die "apt-get install ${APT_PACKAGES[*]} failed"
+  # Only what is missing: reinstalling postgresql-15 would upgrade it under running clusters.
+  apt-get install -y -qq "${packages[@]}" >/dev/null || die "apt-get install ${packages[*]} failed"
   missing="$(missing_system_packages)"
   [ -z "$missing" ] || die "still missing after apt-get install: $missing"
 }
