@@ -45,7 +45,8 @@ is_root() { [ "$(id -u)" -eq 0 ]; }
 # refuses to run as root), the caller otherwise.
 as_pg() {
   if is_root; then
-    runuser -u postgres -- "$@"
+    # From /, since postgres may not be allowed into the current folder (all paths are absolute).
+    (cd / && runuser -u postgres -- "$@")
   else
     "$@"
   fi
@@ -101,6 +102,13 @@ ensure_tools() {
   echo "$want" >"$stamp"
 }
 
+# npm packages of the root deno.json into node_modules/. frozen: fail when deno.lock is stale (CI).
+ensure_deno_deps() { # [--frozen]
+  if ! (cd "$ROOT" && "$DENO" install --quiet "$@"); then
+    die "deno install failed${1:+ (deno.lock does not match deno.json: run tools/node_modules/.bin/deno install and commit deno.lock)}"
+  fi
+}
+
 # --- ports ---------------------------------------------------------------------------------------
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -128,10 +136,12 @@ ensure_local_dir() {
     say "PostgreSQL cannot reach $ROOT as user postgres: .local links to $target"
   fi
   mkdir -p "$LOCAL_DIR"
+  # From here on the real path, which is what the postgres user can reach.
+  LOCAL_DIR="$(readlink -f "$LOCAL_DIR")"
   if is_root; then
-    chmod 755 "$(readlink -f "$LOCAL_DIR")"
+    chmod 755 "$LOCAL_DIR"
     runuser -u postgres -- test -x "$LOCAL_DIR" ||
-      die "user postgres cannot reach $LOCAL_DIR; remove it and run again"
+      die "user postgres cannot reach $LOCAL_DIR; remove $ROOT/.local and run again"
   fi
 }
 
