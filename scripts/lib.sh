@@ -29,7 +29,7 @@ LOCAL_SECRET_KEY=sb_secret_N7UND0UgjKTVK-Uodkm0Hg_xSvEMPvz
 LOCAL_MIDTRANS_SERVER_KEY=SB-Mid-server-LOCAL-TEST-KEY
 
 # Permissions for the functions server and for `deno test`.
-DENO_SERVE_FLAGS=(--no-prompt --allow-net --allow-env --allow-read --allow-sys)
+DENO_SERVE_FLAGS=(--no-prompt --allow-net --allow-env --allow-read)
 DENO_TEST_FLAGS=(--no-prompt --allow-net --allow-env --allow-read --allow-write --allow-run --allow-sys)
 
 say() { printf '%s\n' "$*"; }

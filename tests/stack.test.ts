@@ -7,7 +7,12 @@ import {
   pendingBackgroundWork,
   settleBackgroundWork,
 } from "../scripts/edge_runtime.ts";
-import { callFunction, functionNames, withSql } from "./support/mod.ts";
+import {
+  callFunction,
+  functionNames,
+  spawnFunctionsServer,
+  withSql,
+} from "./support/mod.ts";
 
 function migrationVersions(): string[] {
   const dir = new URL("../supabase/migrations/", import.meta.url);
@@ -148,4 +153,39 @@ Deno.test("background work handed to EdgeRuntime.waitUntil can be awaited", asyn
     console.error = quiet;
   }
   assert.equal(finished, true);
+});
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+Deno.test("the functions server stops cleanly on SIGTERM and refuses a port in use", async () => {
+  const server = await spawnFunctionsServer(freePort());
+  try {
+    const port = new URL(server.url).port;
+    const second = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-net",
+        "--allow-env",
+        "--allow-read",
+        "scripts/serve.ts",
+      ],
+      cwd: new URL("../", import.meta.url).pathname,
+      env: { FUNCTIONS_PORT: port, NO_COLOR: "1" },
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.equal(second.code, 1);
+    assert.match(
+      new TextDecoder().decode(second.stderr),
+      new RegExp(`port ${port} .*already in use`),
+    );
+  } finally {
+    const status = await server.stop();
+    assert.equal(status.code, 0);
+  }
 });

@@ -11,7 +11,6 @@ const SERVE_FLAGS = [
   "--allow-net",
   "--allow-env",
   "--allow-read",
-  "--allow-sys",
 ];
 
 export interface RunningServer {
