@@ -5,10 +5,11 @@
 //
 // Usage: deno run --allow-read scripts/check_function_imports.ts   (exit 1 on any mismatch)
 
+import { functionNames } from "./functions.ts";
+
 type Imports = Record<string, string>;
 
 const root = new URL("../", import.meta.url);
-const functionsDir = new URL("supabase/functions/", root);
 
 function readImports(url: URL): Imports | undefined {
   let text: string;
@@ -26,12 +27,7 @@ const rootImports = readImports(new URL("deno.json", root)) ?? {};
 const problems: string[] = [];
 const checked: string[] = [];
 
-const names = [...Deno.readDirSync(functionsDir)]
-  .filter((entry) => entry.isDirectory && !/^[_.]/.test(entry.name))
-  .map((entry) => entry.name)
-  .sort();
-
-for (const name of names) {
+for (const name of functionNames()) {
   const path = `supabase/functions/${name}/deno.json`;
   const imports = readImports(new URL(path, root));
   if (imports === undefined || Object.keys(imports).length === 0) {

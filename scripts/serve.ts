@@ -12,6 +12,7 @@
 // Env: FUNCTIONS_HOST (default 127.0.0.1), FUNCTIONS_PORT (default 54321). Functions read their own
 // settings (SUPABASE_URL, SUPABASE_DB_URL, keys...) from the environment, as on hosted Supabase.
 
+import { functionNames, functionsDir } from "./functions.ts";
 import {
   installEdgeRuntime,
   pendingBackgroundWork,
@@ -22,29 +23,11 @@ type FetchHandler = (request: Request) => Response | Promise<Response>;
 type Loaded = { fetch: FetchHandler } | { bootError: string };
 
 const SHUTDOWN_GRACE_MS = 10_000;
-const functionsDir = new URL("../supabase/functions/", import.meta.url);
 const hostname = Deno.env.get("FUNCTIONS_HOST") ?? "127.0.0.1";
 const port = Number(Deno.env.get("FUNCTIONS_PORT") ?? "54321");
 
 function json(status: number, body: unknown): Response {
   return Response.json(body, { status });
-}
-
-async function discoverFunctions(): Promise<string[]> {
-  const names: string[] = [];
-  for await (const entry of Deno.readDir(functionsDir)) {
-    if (
-      !entry.isDirectory || entry.name.startsWith("_") ||
-      entry.name.startsWith(".")
-    ) continue;
-    try {
-      await Deno.stat(new URL(`${entry.name}/index.ts`, functionsDir));
-      names.push(entry.name);
-    } catch {
-      // A folder without index.ts is not a function.
-    }
-  }
-  return names.sort();
 }
 
 async function loadFunction(name: string): Promise<Loaded> {
@@ -128,7 +111,7 @@ async function main(): Promise<void> {
   const functions = new Map<string, Loaded>();
   // Listen first, so a port in use fails at once; requests wait until every function loaded.
   const ready = (async () => {
-    for (const name of await discoverFunctions()) {
+    for (const name of functionNames()) {
       functions.set(name, await loadFunction(name));
     }
     const names = [...functions.keys()].join(", ") || "(none)";

@@ -1,6 +1,7 @@
 // Calling the functions over real HTTP, the way ops and Midtrans do.
 
 import { env } from "./env.ts";
+export { functionNames } from "../../scripts/functions.ts";
 
 export interface FunctionResponse {
   status: number;
@@ -58,22 +59,6 @@ export async function callFunction(
     text,
     json: parsed,
   };
-}
-
-/** Function names served by the stack: folders of supabase/functions with an index.ts. */
-export function functionNames(): string[] {
-  const dir = new URL("../../supabase/functions/", import.meta.url);
-  const names: string[] = [];
-  for (const entry of Deno.readDirSync(dir)) {
-    if (!entry.isDirectory || /^[_.]/.test(entry.name)) continue;
-    try {
-      Deno.statSync(new URL(`${entry.name}/index.ts`, dir));
-      names.push(entry.name);
-    } catch {
-      // not a function
-    }
-  }
-  return names.sort();
 }
 
 /**
