@@ -3,7 +3,7 @@
 // Serves every function folder in supabase/functions that has an index.ts (folders named `_shared`
 // or starting with `_` or `.` are not functions) at `ANY /functions/v1/<name>[/...]`, calling the
 // module's default export `{ fetch(request) }` with the original Request. Unknown function: 404 JSON.
-// A handler that throws: 500 JSON, stack to stderr. `EdgeRuntime.waitUntil` is provided; on SIGINT
+// A function that failed to load: 503 JSON. A handler that throws: 500 JSON, stack to stderr. `EdgeRuntime.waitUntil` is provided; on SIGINT
 // or SIGTERM the server stops accepting, lets background work finish (at most 10 s) and exits 0.
 //
 // Also answers `GET /_local/health` (JSON: functions, pending background tasks) and
