@@ -68,11 +68,6 @@ create table public.bookings (
 );
 alter table public.bookings enable row level security;
 
--- Best-fit placement looks up the nearest paid neighbours of a slot on each link.
-create index bookings_paid_link_ends_at_idx on public.bookings (meeting_link_id, ends_at)
-  where payment_status = 'paid';
-create index bookings_paid_link_starts_at_idx on public.bookings (meeting_link_id, starts_at)
-  where payment_status = 'paid';
 create index bookings_waiting_for_link_idx on public.bookings (starts_at)
   where payment_status = 'paid' and meeting_link_id is null;
 
@@ -154,26 +149,25 @@ set search_path = ''
 as $$
   -- Best fit: prefer the link whose nearest paid neighbours sit closest to this slot, so
   -- long free stretches stay whole for later bookings. Each gap counts at most a day, so
-  -- an idle link ranks last; ties fall back to pool order (first fit).
+  -- only neighbours within a day matter (and an idle link ranks last); ties fall back to
+  -- pool order (first fit). Every probe goes through the exclusion constraint's GiST index.
   select coalesce(array_agg(l.id order by
-           least(lower(p_slot) - neighbours.previous_end, interval '1 day')
-           + least(neighbours.next_start - upper(p_slot), interval '1 day'),
+           coalesce(lower(p_slot) - neighbours.previous_end, interval '1 day')
+           + coalesce(neighbours.next_start - upper(p_slot), interval '1 day'),
            l.created_at, l.meeting_link), '{}')
   from public.meeting_links_pool l
   cross join lateral (
     select
-      (select max(b.ends_at) from public.bookings b
-        where b.meeting_link_id = l.id and b.payment_status = 'paid'
-          and b.ends_at <= lower(p_slot)) as previous_end,
-      (select min(b.starts_at) from public.bookings b
-        where b.meeting_link_id = l.id and b.payment_status = 'paid'
-          and b.starts_at >= upper(p_slot)) as next_start
+      max(upper(b.slot)) filter (where upper(b.slot) <= lower(p_slot)) as previous_end,
+      min(lower(b.slot)) filter (where lower(b.slot) >= upper(p_slot)) as next_start,
+      count(*) filter (where b.slot && p_slot) as overlapping
+    from public.bookings b
+    where b.meeting_link_id = l.id and b.payment_status = 'paid'
+      and b.slot && tstzrange(lower(p_slot) - interval '1 day', upper(p_slot) + interval '1 day')
   ) neighbours
   where l.is_available
     and (p_only_link is null or l.id = p_only_link)
-    and not exists (
-      select 1 from public.bookings b
-      where b.meeting_link_id = l.id and b.payment_status = 'paid' and b.slot && p_slot)
+    and neighbours.overlapping = 0
     and (l.max_uses is null or l.max_uses > (
       select count(*) from public.bookings b
       where b.meeting_link_id = l.id and b.payment_status = 'paid'));
@@ -238,8 +232,13 @@ begin
         raise exception using errcode = 'MLTKN';
       end if;
     end if;
-    -- Under the locks, only a claim committed since the candidates were read can collide:
-    -- the constraint reports it at once instead of waiting.
+    -- Under the locks the committed state is the whole truth: look before writing, so a
+    -- claim that lost a race writes nothing (see the README on PostgreSQL 15 and aborted
+    -- index entries). The constraint still guards every writer.
+    if exists (select 1 from public.bookings
+               where meeting_link_id = p_link and payment_status = 'paid' and slot && p_slot) then
+      raise exception using errcode = 'MLTKN';
+    end if;
     update public.bookings set meeting_link_id = p_link where id = p_booking_id;
     return 'claimed';
   exception
@@ -262,22 +261,21 @@ declare
   v_link uuid;
   v_busy uuid[];
   v_key record;
+  v_outcome text;
 begin
   loop
     v_busy := '{}';
     foreach v_link in array public.meeting_link_candidates(p_slot, p_only_link) loop
-      case public.try_claim_meeting_link(p_booking_id, v_link, p_slot)
-        when 'claimed' then return 'claimed';
-        when 'busy' then v_busy := v_busy || v_link;
-        else null;
-      end case;
+      v_outcome := public.try_claim_meeting_link(p_booking_id, v_link, p_slot);
+      exit when v_outcome = 'claimed';
+      if v_outcome = 'busy' then
+        v_busy := v_busy || v_link;
+      end if;
     end loop;
-    if cardinality(v_busy) = 0 then
-      return 'exhausted';
+    if v_outcome is distinct from 'claimed' then
+      v_outcome := case when cardinality(v_busy) = 0 then 'exhausted' else 'busy' end;
     end if;
-    if not p_wait then
-      return 'busy';
-    end if;
+    exit when v_outcome <> 'busy' or not p_wait;
     -- Every free-looking link is being claimed by someone else right now. Wait for the first
     -- of them holding no lock of our own (lock, then unlock at once), then look again.
     for v_key in select * from public.meeting_link_lock_keys(v_busy[1], p_slot) loop
@@ -285,6 +283,7 @@ begin
       perform pg_advisory_unlock(v_key.link_key, v_key.hour_key);
     end loop;
   end loop;
+  return v_outcome;
 end;
 $$;
 comment on function public.claim_meeting_link(uuid, tstzrange, boolean, uuid) is
