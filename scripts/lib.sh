@@ -198,6 +198,8 @@ listen_addresses = '127.0.0.1'
 unix_socket_directories = ''
 shared_preload_libraries = 'pg_cron'
 cron.database_name = 'postgres'
+# Jobs run in background workers: no libpq login, so no password is needed for them.
+cron.use_background_workers = on
 password_encryption = 'scram-sha-256'
 timezone = 'UTC'
 $extra
