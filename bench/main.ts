@@ -1,0 +1,389 @@
+// Runs the benchmarks against the stack bench/run started, prints a table and writes
+// bench/results/<name>.json (figures, machine, versions). Exits non-zero when a correctness
+// check fails (a double-booked link, a lost notification, a caller error).
+import denoJson from "../deno.json" with { type: "json" };
+import {
+  contentionHttp,
+  contentionReference,
+  type ContentionResult,
+  contentionSql,
+} from "./contention.ts";
+import { placement, type PlacementResult } from "./placement.ts";
+import { scaling, type ScalingResult } from "./scaling.ts";
+import { connect, env, quick, ratio } from "./support.ts";
+import { throughput, type ThroughputResult } from "./throughput.ts";
+import { webhook, type WebhookResult } from "./webhook.ts";
+
+const ALL = [
+  "contention",
+  "throughput",
+  "scaling",
+  "baseline",
+  "webhook",
+  "placement",
+] as const;
+type Name = typeof ALL[number];
+const only = (Deno.env.get("BENCH_ONLY") ?? "").split(",").filter(Boolean);
+for (const name of only) {
+  if (!(ALL as readonly string[]).includes(name)) {
+    throw new Error(`unknown benchmark ${name}; benchmarks: ${ALL.join(" ")}`);
+  }
+}
+const wanted = (name: Name) => only.length === 0 || only.includes(name);
+const resultsPath = Deno.env.get("BENCH_RESULTS");
+
+const sql = connect(2);
+const started = new Date();
+const uptimeBefore = uptime();
+const results: {
+  contention?: { http: ContentionResult; sql: ContentionResult };
+  throughput?: ThroughputResult;
+  scaling?: ScalingResult;
+  baseline?: { reference: ContentionResult; ours: ContentionResult };
+  webhook?: WebhookResult;
+  placement?: PlacementResult;
+} = {};
+const seconds: Record<string, number> = {};
+const failures: string[] = [];
+
+/** What `uptime` shows about load: the 1, 5 and 15 minute load averages. */
+function uptime(): string {
+  return `load average: ${Deno.loadavg().map((l) => l.toFixed(2)).join(", ")}`;
+}
+
+async function timed<T>(name: Name, run: () => Promise<T>): Promise<T> {
+  console.error(`bench: ${name}...`);
+  const t0 = performance.now();
+  const result = await run();
+  seconds[name] = Math.round((performance.now() - t0) / 100) / 10;
+  console.error(`bench: ${name} took ${seconds[name]} s`);
+  return result;
+}
+
+try {
+  if (wanted("contention")) {
+    results.contention = await timed("contention", async () => ({
+      http: await contentionHttp(sql),
+      sql: await contentionSql(sql),
+    }));
+  }
+  if (wanted("throughput")) {
+    results.throughput = await timed("throughput", () => throughput(sql));
+  }
+  if (wanted("scaling")) {
+    results.scaling = await timed("scaling", () => scaling(sql));
+  }
+  if (wanted("baseline")) {
+    results.baseline = await timed("baseline", async () => ({
+      reference: await contentionReference(sql),
+      ours: results.contention?.sql ?? await contentionSql(sql),
+    }));
+  }
+  if (wanted("webhook")) {
+    results.webhook = await timed("webhook", () => webhook(sql));
+  }
+  if (wanted("placement")) {
+    results.placement = await timed("placement", () => placement(sql));
+  }
+  const [{ version }] = await sql<{ version: string }[]>`select version()`;
+  const memory = Deno.systemMemoryInfo();
+  const report = {
+    mode: quick ? "quick" : "full",
+    startedAt: started.toISOString(),
+    seconds,
+    machine: {
+      cores: navigator.hardwareConcurrency,
+      memoryGiB: Math.round(memory.total / 2 ** 30 * 10) / 10,
+      uptimeBefore,
+      uptimeAfter: uptime(),
+    },
+    versions: {
+      postgres: version,
+      deno: Deno.version.deno,
+      supabaseCli: Deno.env.get("SUPABASE_CLI_VERSION") ?? null,
+      postgresDriver: denoJson.imports.postgres,
+    },
+    results,
+  };
+  checkCorrectness();
+  printTable(report.machine, report.versions);
+  if (resultsPath) {
+    await Deno.writeTextFile(
+      `${resultsPath}.tmp`,
+      JSON.stringify({ ...report, failures }, null, 2) + "\n",
+    );
+    await Deno.rename(`${resultsPath}.tmp`, resultsPath);
+    console.log(`\nwrote ${resultsPath}`);
+  }
+} finally {
+  await sql.end({ timeout: 5 });
+}
+if (failures.length > 0) {
+  console.error(`\nCORRECTNESS CHECK FAILED:\n  ${failures.join("\n  ")}`);
+  Deno.exit(1);
+}
+
+function checkCorrectness(): void {
+  const ours = [results.contention?.http, results.contention?.sql];
+  for (const run of ours) {
+    if (!run) continue;
+    if (run.overlappingPairs !== 0) {
+      failures.push(`${run.what}: ${run.overlappingPairs} overlapping pairs`);
+    }
+    if (run.errors !== 0) failures.push(`${run.what}: ${run.errors} errors`);
+    if (run.assignedPerRound.some((n) => n !== 10)) {
+      failures.push(`${run.what}: assigned per round ${run.assignedPerRound}`);
+    }
+  }
+  const t = results.throughput;
+  if (t && t.overlappingPairs !== 0) {
+    failures.push(`throughput: ${t.overlappingPairs} overlapping pairs`);
+  }
+  const w = results.webhook;
+  if (w) {
+    if (w.overlappingPairs !== 0) {
+      failures.push(`webhook: ${w.overlappingPairs} overlapping pairs`);
+    }
+    if (
+      w.lostNotifications !== 0 || w.storedNotifications !== w.notifications
+    ) {
+      failures.push(
+        `webhook: ${w.storedNotifications} stored, ${w.paidBookings} paid of ${w.notifications}`,
+      );
+    }
+  }
+}
+
+function printTable(
+  machine: { cores: number; memoryGiB: number; uptimeBefore: string },
+  versions: Record<string, string | null>,
+): void {
+  const lines: string[][] = [];
+  const row = (...cells: (string | number | null | undefined)[]) =>
+    lines.push(
+      [0, 1, 2, 3].map((i) =>
+        cells[i] === null || cells[i] === undefined ? "" : String(cells[i])
+      ),
+    );
+  const lat = (l: { p50: number; p95: number; p99: number }) =>
+    `${l.p50} / ${l.p95} / ${l.p99}`;
+  const x = (r: number | null | undefined) =>
+    r === null || r === undefined ? "-" : `${r}x`;
+  row("benchmark", "figure", "value", "ratio / check");
+  const c = results.contention;
+  if (c) {
+    for (const run of [c.http, c.sql]) {
+      const label = run === c.http ? "contention HTTP" : "contention SQL";
+      row(label, "requests/s (200 bookings, 32 callers)", run.perSecond);
+      row(label, "latency p50/p95/p99 ms", lat(run.latencyMs));
+      row(
+        label,
+        "assigned per round; overlapping pairs; errors",
+        `${
+          run.assignedPerRound.join(",")
+        }; ${run.overlappingPairs}; ${run.errors}`,
+        run.overlappingPairs === 0 && run.errors === 0 &&
+          run.assignedPerRound.every((n) => n === 10)
+          ? "ok"
+          : "FAILED",
+      );
+    }
+  }
+  const t = results.throughput;
+  if (t) {
+    const n = `${t.bookings} bookings, ${t.callers} callers`;
+    row(
+      "throughput HTTP",
+      `assign req/s (${n})`,
+      t.httpAssign.perSecond,
+      `${x(t.ratios.httpPerSecondVsNoop)} of no-op`,
+    );
+    row(
+      "throughput HTTP",
+      "assign p50/p95/p99 ms",
+      lat(t.httpAssign.latencyMs),
+      `p50 ${x(t.ratios.httpP50VsNoop)} no-op (bar 2x)`,
+    );
+    row(
+      "throughput HTTP",
+      "no-op GET /_local/health req/s",
+      t.httpNoop.perSecond,
+      "floor",
+    );
+    row(
+      "throughput HTTP",
+      "no-op p50/p95/p99 ms",
+      lat(t.httpNoop.latencyMs),
+      "floor",
+    );
+    row(
+      "throughput HTTP",
+      "1 caller: assign p50 / no-op p50 ms",
+      `${t.httpAssignOneCaller.latencyMs.p50} / ${t.httpNoopOneCaller.latencyMs.p50}`,
+      x(t.ratios.httpOneCallerP50VsNoop),
+    );
+    row(
+      "throughput SQL",
+      "assign_meeting_link calls/s",
+      t.sqlAssign.perSecond,
+      `${x(t.ratios.sqlPerSecondVsSelect1)} of select 1`,
+    );
+    row(
+      "throughput SQL",
+      "assign p50/p95/p99 ms",
+      lat(t.sqlAssign.latencyMs),
+      `p50 ${x(t.ratios.sqlP50VsSelect1)} select 1`,
+    );
+    row(
+      "throughput SQL",
+      "1 caller: assign p50 / select 1 p50 ms",
+      `${t.sqlAssignOneCaller.latencyMs.p50} / ${t.sqlSelect1OneCaller.latencyMs.p50}`,
+      x(ratio(
+        t.sqlAssignOneCaller.latencyMs.p50,
+        t.sqlSelect1OneCaller.latencyMs.p50,
+      )),
+    );
+    row("throughput SQL", "select 1 calls/s", t.sqlSelect1.perSecond, "floor");
+    row(
+      "throughput SQL",
+      "select 1 p50/p95/p99 ms",
+      lat(t.sqlSelect1.latencyMs),
+      "floor",
+    );
+    row(
+      "throughput",
+      "outcomes HTTP; SQL; overlapping pairs",
+      `${JSON.stringify(t.httpAssign.outcomes)}; ${
+        JSON.stringify(t.sqlAssign.outcomes)
+      }; ${t.overlappingPairs}`,
+    );
+  }
+  const s = results.scaling;
+  if (s) {
+    for (const p of s.points) {
+      row(
+        "scaling",
+        `one assignment, ${
+          p.existing.toLocaleString("en")
+        } existing: p50/p95/p99 ms`,
+        lat(p.latencyMs),
+        `load ${p.loadSeconds} s`,
+      );
+    }
+    const last = s.points.at(-1)!;
+    row(
+      "scaling",
+      `p50 ratio ${last.existing.toLocaleString("en")} / ${
+        s.points[0].existing.toLocaleString("en")
+      }`,
+      x(s.ratioLargestToSmallest),
+      "bar 2x",
+    );
+    row(
+      "scaling",
+      "candidate probe uses bookings_paid_slots_never_share_a_link",
+      s.plan.usesGistIndex ? "yes" : "NO",
+      `${s.plan.seqScansOnBookings} seq scans on bookings; JIT ${
+        s.plan.jit ? "on" : "off"
+      }`,
+    );
+    for (const scan of s.plan.candidateProbeScans) row("", "  plan", scan);
+  }
+  const b = results.baseline;
+  if (b) {
+    for (const run of [b.reference, b.ours]) {
+      const label = run === b.reference
+        ? "BASELINE reference"
+        : "ours (same case)";
+      row(
+        label,
+        "requests/s; p50/p95/p99 ms",
+        `${run.perSecond}; ${lat(run.latencyMs)}`,
+        run === b.reference
+          ? `${
+            x(ratio(b.ours.perSecond, b.reference.perSecond))
+          } ours/baseline req/s`
+          : "",
+      );
+      row(
+        label,
+        "assigned per round; overlapping pairs",
+        `${run.assignedPerRound.join(",")}; ${run.overlappingPairs}`,
+        run.overlappingPairs > 0 ? "double-bookings" : "none",
+      );
+    }
+  }
+  const w = results.webhook;
+  if (w) {
+    row(
+      "webhook",
+      `${w.notifications} notifications, ${w.callers} callers: req/s`,
+      w.perSecond,
+    );
+    row("webhook", "response p50/p95/p99 ms", lat(w.responseMs));
+    row(
+      "webhook",
+      "seconds until every booking linked or flagged",
+      w.allLinkedSeconds,
+      `${w.linked} linked, ${w.flagged} flagged`,
+    );
+    row(
+      "webhook",
+      "stored / paid / lost; overlapping pairs",
+      `${w.storedNotifications} / ${w.paidBookings} / ${w.lostNotifications}; ${w.overlappingPairs}`,
+      w.lostNotifications === 0 && w.overlappingPairs === 0 ? "ok" : "FAILED",
+    );
+    row(
+      "webhook",
+      "functions server peak RSS MiB (webhook; whole run before)",
+      `${w.serverPeakRssMiB.duringWebhook}; ${w.serverPeakRssMiB.wholeRunBefore}`,
+    );
+  }
+  const pl = results.placement;
+  if (pl) {
+    for (const r of pl.rows) {
+      row(
+        "placement",
+        `${r.links} links, ${r.bookings} bookings: stranded optimum / first-fit / shipped`,
+        `${r.optimum} / ${r.firstFit} / ${r.shipped}`,
+        `ff ${x(r.firstFitVsOptimum)}, shipped ${x(r.shippedVsOptimum)}`,
+      );
+    }
+    const sum = (f: (r: PlacementResult["rows"][number]) => number) =>
+      pl.rows.reduce((a, r) => a + f(r), 0);
+    row(
+      "placement",
+      "all sizes: stranded optimum / first-fit / shipped",
+      `${sum((r) => r.optimum)} / ${sum((r) => r.firstFit)} / ${
+        sum((r) => r.shipped)
+      }`,
+      `ff ${x(ratio(sum((r) => r.firstFit), sum((r) => r.optimum)))}, shipped ${
+        x(ratio(sum((r) => r.shipped), sum((r) => r.optimum)))
+      }`,
+    );
+    row(
+      "placement",
+      "shipped never worse than first-fit; better on",
+      `${pl.shippedNeverWorse}; ${pl.shippedBetterOn} of ${pl.rows.length} sizes`,
+    );
+  }
+  const widths = lines[0].map((_, i) =>
+    Math.max(...lines.map((l) => l[i].length))
+  );
+  const out = lines.map((l) =>
+    "| " + l.map((cell, i) => cell.padEnd(widths[i])).join(" | ") + " |"
+  );
+  out.splice(1, 0, "| " + widths.map((w) => "-".repeat(w)).join(" | ") + " |");
+  console.log(
+    `\n${
+      quick ? "QUICK" : "FULL"
+    } run; ${machine.cores} cores, ${machine.memoryGiB} GiB; load before: ${machine.uptimeBefore}`,
+  );
+  console.log(
+    `PostgreSQL ${
+      versions.postgres?.split(" ")[1]
+    }, Deno ${versions.deno}, Supabase CLI ${versions.supabaseCli}, ${versions.postgresDriver}; API ${env.apiUrl}`,
+  );
+  console.log(out.join("\n"));
+  console.log(`seconds per benchmark: ${JSON.stringify(seconds)}`);
+}

@@ -1,0 +1,166 @@
+// (3) Scaling: the cost of one assignment with 1,000 / 100,000 / 1,000,000 paid bookings
+// already on the pool's links, and the plan of the candidate probe (through the GiST index of
+// the exclusion constraint).
+import postgres from "postgres";
+import {
+  addLinks,
+  env,
+  type Latency,
+  quick,
+  ratio,
+  resetData,
+  type Sql,
+  summarize,
+  tally,
+} from "./support.ts";
+
+const SIZES = quick ? [1_000, 100_000] : [1_000, 100_000, 1_000_000];
+const LINKS = 10;
+const PROBES = quick ? 40 : 200;
+const BASE = "2032-01-01 00:00Z";
+
+export interface ScalingPoint {
+  existing: number;
+  loadSeconds: number;
+  latencyMs: Latency;
+  outcomes: Record<string, number>;
+}
+
+export interface ScalingResult {
+  points: ScalingPoint[];
+  /** p50 of the largest size over p50 of the smallest. */
+  ratioLargestToSmallest: number | null;
+  plan: {
+    /** Scan nodes of the candidate query's plan, from auto_explain. */
+    candidateProbeScans: string[];
+    usesGistIndex: boolean;
+    seqScansOnBookings: number;
+    jit: boolean;
+    /** Every statement's plan in one assignment. */
+    plans: string[];
+  };
+}
+
+/**
+ * Existing bookings: one hour each, every other hour of each link (even hours), round robin
+ * over the 10 links, so they are valid paid bookings that never overlap. Loaded in one
+ * statement, growing the same layout from the previous size. Probes take odd hours in the
+ * middle of the range, where every link has neighbours on both sides.
+ */
+async function growExisting(
+  sql: Sql,
+  links: string[],
+  from: number,
+  to: number,
+): Promise<void> {
+  await sql`
+    insert into public.bookings (order_id, starts_at, ends_at, amount, payment_status, meeting_link_id)
+    select 'scale-' || j, s, s + interval '1 hour', 100000, 'paid', (${links}::uuid[])[1 + j % ${LINKS}]
+    from generate_series(${from}::int, ${to - 1}::int) as j,
+      lateral (select ${BASE}::timestamptz + (j / ${LINKS}) * interval '2 hours' as s) t`;
+  await sql`analyze public.bookings`;
+}
+
+async function addProbes(sql: Sql, existing: number): Promise<string[]> {
+  const middle = Math.floor(existing / LINKS / 2);
+  const rows = await sql<{ id: string }[]>`
+    insert into public.bookings (order_id, starts_at, ends_at, amount)
+    select 'probe-' || ${existing}::int || '-' || p, s, s + interval '1 hour', 100000
+    from generate_series(0, ${PROBES - 1}::int) as p,
+      lateral (select ${BASE}::timestamptz + ((${middle}::int - ${PROBES}::int / 2 + p) * 2 + 1) * interval '1 hour' as s) t
+    order by p
+    returning id`;
+  return rows.map((row) => row.id);
+}
+
+/** Pays and assigns each probe in one transaction (the pg_cron sweep never sees it waiting). */
+async function timeProbes(sql: Sql, ids: string[]) {
+  const latencies: number[] = [];
+  const outcomes: string[] = [];
+  for (const id of ids) {
+    await sql.begin(async (tx) => {
+      await tx`update public.bookings set payment_status = 'paid' where id = ${id}`;
+      const t0 = performance.now();
+      const [row] = await tx<{ outcome: string }[]>`
+        select outcome from public.assign_meeting_link(${id})`;
+      latencies.push(performance.now() - t0);
+      outcomes.push(row.outcome);
+    });
+  }
+  return {
+    latencyMs: summarize(latencies),
+    outcomes: tally(outcomes, (o) => o),
+  };
+}
+
+/**
+ * The plans PostgreSQL ran inside one real assignment, from auto_explain (nested statements,
+ * sent to this session as notices); then rolled back.
+ */
+async function assignmentPlan(probe: string) {
+  const notices: string[] = [];
+  const rollback = new Error("rollback");
+  const one = postgres(env.dbUrl, {
+    max: 1,
+    prepare: false,
+    onnotice: (notice) => notices.push(String(notice.message)),
+  });
+  try {
+    await one.begin(async (tx) => {
+      await tx`load 'auto_explain'`;
+      await tx`set local auto_explain.log_min_duration = 0`;
+      await tx`set local auto_explain.log_nested_statements = on`;
+      await tx`set local auto_explain.log_level = notice`;
+      await tx`update public.bookings set payment_status = 'paid' where id = ${probe}`;
+      await tx`select outcome from public.assign_meeting_link(${probe})`;
+      throw rollback;
+    }).catch((error) => {
+      if (error !== rollback) throw error;
+    });
+  } finally {
+    await one.end({ timeout: 5 });
+  }
+  const plans = notices.filter((n) => /Query Text:/.test(n));
+  // The candidate probe: the lateral over each link's paid neighbours.
+  const candidates = plans.find((plan) => /cross join lateral/.test(plan)) ??
+    "";
+  const scans = [...candidates.matchAll(/^\s*(?:->\s*)?(.*Scan.*)$/gm)].map((
+    m,
+  ) => m[1].trim());
+  return {
+    candidateProbeScans: scans,
+    usesGistIndex: scans.some((s) =>
+      s.includes("bookings_paid_slots_never_share_a_link")
+    ),
+    seqScansOnBookings:
+      scans.filter((s) => /Seq Scan on bookings/.test(s)).length,
+    jit: /JIT:/.test(candidates),
+    plans,
+  };
+}
+
+export async function scaling(sql: Sql): Promise<ScalingResult> {
+  const points: ScalingPoint[] = [];
+  let plan: ScalingResult["plan"] | undefined;
+  await resetData(sql);
+  const links = await addLinks(sql, LINKS);
+  let loaded = 0;
+  for (const existing of SIZES) {
+    const t0 = performance.now();
+    await growExisting(sql, links, loaded, existing);
+    loaded = existing;
+    const loadSeconds = Math.round((performance.now() - t0) / 100) / 10;
+    const probes = await addProbes(sql, existing);
+    const timed = await timeProbes(sql, probes.slice(1));
+    points.push({ existing, loadSeconds, ...timed });
+    if (existing === SIZES.at(-1)) plan = await assignmentPlan(probes[0]);
+  }
+  return {
+    points,
+    ratioLargestToSmallest: ratio(
+      points.at(-1)!.latencyMs.p50,
+      points[0].latencyMs.p50,
+    ),
+    plan: plan!,
+  };
+}

@@ -1,0 +1,162 @@
+// (5) Webhook: 1,000 signed settlement notifications at 32 concurrency; how fast they are
+// answered, how long until every booking has its link, and the functions server's peak memory.
+import { midtransSignature } from "../supabase/functions/_shared/midtrans.ts";
+import {
+  addLinks,
+  env,
+  type Latency,
+  load,
+  overlappingPairs,
+  postFunction,
+  prng,
+  quick,
+  resetData,
+  shuffle,
+  type Sql,
+  summarize,
+  tally,
+  waitFor,
+} from "./support.ts";
+
+const NOTIFICATIONS = quick ? 300 : 1_000;
+const CALLERS = 32;
+const LINKS = 10;
+const AMOUNT = "150000.00";
+
+export interface WebhookResult {
+  notifications: number;
+  callers: number;
+  perSecond: number;
+  responseMs: Latency;
+  statuses: Record<string, number>;
+  allLinkedSeconds: number;
+  linked: number;
+  flagged: number;
+  storedNotifications: number;
+  paidBookings: number;
+  overlappingPairs: number;
+  lostNotifications: number;
+  serverPeakRssMiB: {
+    duringWebhook: number | null;
+    wholeRunBefore: number | null;
+  };
+}
+
+/** VmHWM (peak resident set) of a process, in MiB, or null when /proc cannot be read. */
+async function peakRssMiB(pid: number): Promise<number | null> {
+  try {
+    const status = await Deno.readTextFile(`/proc/${pid}/status`);
+    const kb = Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1]);
+    return Number.isFinite(kb) ? Math.round(kb / 102.4) / 10 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Resets VmHWM to the current RSS (Linux: "5" > /proc/<pid>/clear_refs). */
+async function resetPeakRss(pid: number): Promise<boolean> {
+  try {
+    await Deno.writeTextFile(`/proc/${pid}/clear_refs`, "5");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** 10 bookings in each hour (one per link), so the pool can link all of them. */
+async function pendingBookings(sql: Sql): Promise<string[]> {
+  await resetData(sql);
+  await addLinks(sql, LINKS);
+  const rows = await sql<{ order_id: string }[]>`
+    insert into public.bookings (order_id, starts_at, ends_at, amount)
+    select 'webhook-' || i, s, s + interval '1 hour', ${AMOUNT}::numeric
+    from generate_series(0, ${NOTIFICATIONS - 1}::int) as i,
+      lateral (select timestamptz '2031-09-01 00:00Z' + (i / ${LINKS}) * interval '1 hour' as s) t
+    returning order_id`;
+  return rows.map((row) => row.order_id);
+}
+
+export async function webhook(sql: Sql): Promise<WebhookResult> {
+  const pid = env.functionsServerPid;
+  if (!pid) throw new Error("FUNCTIONS_SERVER_PID is not set: run bench/run");
+  const orderIds = shuffle(await pendingBookings(sql), prng(5));
+  const notifications = await Promise.all(orderIds.map(async (orderId, i) => {
+    const notification = {
+      transaction_time: "2031-08-01 10:00:00",
+      transaction_status: "settlement",
+      transaction_id: `bench-${i}-${crypto.randomUUID()}`,
+      status_message: "midtrans payment notification",
+      status_code: "200",
+      payment_type: "bank_transfer",
+      order_id: orderId,
+      merchant_id: "G000000000",
+      gross_amount: AMOUNT,
+      fraud_status: "accept",
+      currency: "IDR",
+      settlement_time: "2031-08-01 10:01:00",
+    };
+    return {
+      ...notification,
+      signature_key: await midtransSignature(
+        notification,
+        env.midtransServerKey,
+      ),
+    };
+  }));
+
+  const wholeRunBefore = await peakRssMiB(pid);
+  const reset = await resetPeakRss(pid);
+  const started = performance.now();
+  const run = await load(
+    notifications.length,
+    CALLERS,
+    (i) => postFunction("midtrans-webhook", notifications[i]),
+  );
+  await waitFor(
+    async () => {
+      const [{ waiting }] = await sql<{ waiting: number }[]>`
+      select count(*)::int as waiting from public.bookings
+      where meeting_link_id is null and not needs_manual_link`;
+      return waiting === 0;
+    },
+    120_000,
+    "every booking to have a link or be flagged",
+  );
+  const allLinkedSeconds = (performance.now() - started) / 1000;
+  // Background work finished too, before the peak is read.
+  await fetch(`${env.apiUrl}/_local/settle`, { method: "POST" }).then((r) =>
+    r.text()
+  );
+  const duringWebhook = reset ? await peakRssMiB(pid) : null;
+
+  const [state] = await sql<{
+    stored: number;
+    paid: number;
+    linked: number;
+    flagged: number;
+  }[]>`
+    select (select count(*)::int from public.midtrans_notifications) as stored,
+           count(*) filter (where payment_status = 'paid')::int as paid,
+           count(meeting_link_id)::int as linked,
+           count(*) filter (where needs_manual_link)::int as flagged
+    from public.bookings`;
+  return {
+    notifications: notifications.length,
+    callers: CALLERS,
+    perSecond: run.perSecond,
+    responseMs: summarize(run.latencies),
+    statuses: tally(
+      run.results,
+      (r) => r.status === 200 ? "200" : `${r.status} ${r.error}`,
+    ),
+    allLinkedSeconds: Math.round(allLinkedSeconds * 100) / 100,
+    linked: state.linked,
+    flagged: state.flagged,
+    storedNotifications: state.stored,
+    paidBookings: state.paid,
+    overlappingPairs: await overlappingPairs(sql),
+    lostNotifications: notifications.length -
+      Math.min(state.stored, state.paid),
+    serverPeakRssMiB: { duringWebhook, wholeRunBefore },
+  };
+}
