@@ -1,0 +1,322 @@
+// Faults with real processes: the test cluster's Postgres stopped while payments arrive, the
+// assign call failing or hanging while a payment settles, and a functions server restarted
+// while notifications are in flight. Every wait is bounded by a deadline.
+import assert from "node:assert/strict";
+import {
+  env,
+  settleBackgroundWork,
+  spawnFunctionsServer,
+  type Sql,
+  testPostgres,
+  withSql,
+} from "./support/mod.ts";
+import { addLinks, resetData } from "./support/data.ts";
+import {
+  postNotification,
+  signed,
+  type WebhookAnswer,
+} from "./support/notify.ts";
+
+// Extra servers of this file (scripts/test gives each engineer a range; see tests/support).
+const DEAD_PORT = 54751;
+const FAILING_ASSIGN_PORT = 54750;
+const HANGING_PEER_PORT = 54752;
+const HANGING_ASSIGN_PORT = 54753;
+const RESTARTED_PORT = 54754;
+
+/** Bookings `${prefix}-1..count`, pending, 100000 IDR, one hour each from 2031-02-01. */
+async function pendingBookings(
+  sql: Sql,
+  prefix: string,
+  count: number,
+): Promise<string[]> {
+  await resetData(sql);
+  await addLinks(sql, 3);
+  const rows = await sql<{ order_id: string }[]>`
+    insert into bookings (order_id, starts_at, ends_at, amount)
+    select ${prefix} || '-' || i,
+      timestamptz '2031-02-01 10:00Z' + i * interval '1 hour',
+      timestamptz '2031-02-01 11:00Z' + i * interval '1 hour', 100000
+    from generate_series(1, ${count}::int) as i
+    order by i
+    returning order_id`;
+  return rows.map((row) => row.order_id);
+}
+
+function settlement(orderId: string) {
+  return signed({
+    order_id: orderId,
+    transaction_id: `tx-${orderId}`,
+    transaction_status: "settlement",
+    status_code: "200",
+    gross_amount: "100000.00",
+    currency: "IDR",
+  });
+}
+
+/** Calls `attempt` until it returns a value, waiting `everyMs` between tries, for `withinMs`. */
+async function pollUntil<T>(
+  what: string,
+  attempt: () => Promise<T | undefined>,
+  withinMs: number,
+  everyMs = 100,
+): Promise<T> {
+  const deadline = Date.now() + withinMs;
+  while (true) {
+    const value = await attempt();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) {
+      throw new Error(`${what}: not within ${withinMs} ms`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}
+
+/** Sends until Midtrans would stop retrying: a 2xx answer, within `withinMs`. */
+function deliver(
+  notification: unknown,
+  apiUrl: string,
+  withinMs: number,
+  failures: { count: number },
+): Promise<WebhookAnswer> {
+  return pollUntil("a 2xx answer", async () => {
+    try {
+      const answer = await postNotification(notification, apiUrl, 10_000);
+      if (answer.status < 300) return answer;
+    } catch {
+      // connection refused or reset: the server is not there right now
+    }
+    failures.count++;
+    return undefined;
+  }, withinMs);
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    // SIGCONT does nothing to a running process; it fails for one that is gone.
+    Deno.kill(pid, "SIGCONT");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("while Postgres is down, signed settlements get 503 (never 200); retried after it is back, each is recorded once by the same server", async () => {
+  const orders = await withSql((sql) => pendingBookings(sql, "pg-down", 10));
+  const notifications = await Promise.all(orders.map(settlement));
+  const serverPid = env.functionsServerPid;
+
+  let stopped = false;
+  let whileDown: WebhookAnswer[];
+  try {
+    await testPostgres("stop");
+    stopped = true;
+    whileDown = await Promise.all(
+      notifications.map((n) => postNotification(n, env.apiUrl, 30_000)),
+    );
+  } finally {
+    if (stopped) await testPostgres("start");
+  }
+  assert.deepEqual(
+    whileDown.map((a) => [a.status, a.body?.error]),
+    orders.map(() => [503, "database_unavailable"]),
+    "every notification is refused with a 503 Midtrans retries",
+  );
+  console.log(
+    `Postgres down: ${whileDown.length} notifications refused with 503, slowest in ${
+      Math.max(...whileDown.map((a) => a.ms))
+    } ms`,
+  );
+
+  const failures = { count: 0 };
+  const retried = await Promise.all(
+    notifications.map((n) => deliver(n, env.apiUrl, 30_000, failures)),
+  );
+  console.log(
+    `Postgres back: ${retried.length} retries answered 2xx after ${failures.count} further 5xx/refusals`,
+  );
+  assert.deepEqual(
+    retried.map((a) => [a.status, a.body?.outcome]),
+    orders.map(() => [200, "paid"]),
+    "the first retry that reaches the database pays the booking",
+  );
+  const again = await Promise.all(
+    notifications.map((n) => postNotification(n)),
+  );
+  assert.deepEqual(
+    again.map((a) => a.body?.outcome),
+    orders.map(() => "duplicate"),
+    "a further retry is a duplicate",
+  );
+
+  await withSql(async (sql) => {
+    const rows = await sql`
+      select n.order_id, n.outcome, n.deliveries, b.payment_status
+      from midtrans_notifications n join bookings b on b.order_id = n.order_id
+      order by n.order_id`;
+    assert.deepEqual(
+      rows.map((r) => ({ ...r })),
+      [...orders].sort().map((order_id) => ({
+        order_id,
+        outcome: "paid",
+        deliveries: 2,
+        payment_status: "paid",
+      })),
+      "one row per payment: nothing was recorded while the database was down",
+    );
+  });
+  if (serverPid) {
+    assert.ok(
+      processAlive(serverPid),
+      "the functions server was never restarted",
+    );
+  }
+});
+
+/**
+ * A payment settles on a functions server whose assign call cannot succeed: the webhook
+ * answers at once, the background call ends within its timeout, and the sweep's function
+ * gives the booking its link.
+ */
+async function settleWithBrokenAssign(
+  port: number,
+  serverEnv: Record<string, string>,
+): Promise<{ webhookMs: number; settleMs: number }> {
+  const [order] = await withSql((sql) => pendingBookings(sql, "no-assign", 1));
+  const server = await spawnFunctionsServer(port, serverEnv);
+  let webhookMs: number;
+  let settleMs: number;
+  try {
+    const answer = await postNotification(await settlement(order), server.url);
+    webhookMs = answer.ms;
+    assert.equal(answer.status, 200);
+    assert.equal(answer.body?.outcome, "paid");
+
+    const started = performance.now();
+    const pending = await settleBackgroundWork(server.url);
+    settleMs = Math.round(performance.now() - started);
+    assert.equal(pending, 0, "the failed assign call has ended");
+  } finally {
+    const started = performance.now();
+    const status = await server.stop();
+    assert.equal(status.code, 0, "the server stops cleanly");
+    assert.ok(performance.now() - started < 15_000, "and promptly");
+  }
+
+  await withSql(async (sql) => {
+    await sql`select assign_pending_meeting_links()`;
+    const [booking] = await sql`
+      select payment_status, meeting_link_id is not null as has_link
+      from bookings where order_id = ${order}`;
+    assert.deepEqual(
+      { ...booking },
+      { payment_status: "paid", has_link: true },
+      "the booking stayed paid and got its link from the sweep's function",
+    );
+  });
+  return { webhookMs, settleMs };
+}
+
+Deno.test("when the assign call fails (nothing listens), the webhook still answers 200 at once and the sweep gives the paid booking its link", async () => {
+  const { webhookMs, settleMs } = await settleWithBrokenAssign(
+    FAILING_ASSIGN_PORT,
+    { SUPABASE_URL: `http://127.0.0.1:${DEAD_PORT}` },
+  );
+  console.log(
+    `assign call refused: webhook answered in ${webhookMs} ms, background call ended within ${settleMs} ms`,
+  );
+  assert.ok(webhookMs < 3_000, `webhook answered in ${webhookMs} ms`);
+});
+
+Deno.test("when the assign call hangs, the webhook still answers 200 at once, the call times out, and the sweep gives the paid booking its link", async () => {
+  // A peer that accepts connections and never answers.
+  const listener = Deno.listen({
+    hostname: "127.0.0.1",
+    port: HANGING_PEER_PORT,
+  });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) held.push(conn);
+  })();
+  try {
+    const { webhookMs, settleMs } = await settleWithBrokenAssign(
+      HANGING_ASSIGN_PORT,
+      {
+        SUPABASE_URL: `http://127.0.0.1:${HANGING_PEER_PORT}`,
+        ASSIGN_TIMEOUT_MS: "500",
+      },
+    );
+    console.log(
+      `assign call hung: webhook answered in ${webhookMs} ms, background call gave up within ${settleMs} ms`,
+    );
+    assert.ok(held.length >= 1, "the assign call reached the silent peer");
+    assert.ok(webhookMs < 3_000, `webhook answered in ${webhookMs} ms`);
+    assert.ok(settleMs < 5_000, `the hung call ended after ${settleMs} ms`);
+  } finally {
+    listener.close();
+    await accepting.catch(() => {});
+    for (const conn of held) {
+      try {
+        conn.close();
+      } catch {
+        // closed by the peer already
+      }
+    }
+  }
+});
+
+Deno.test("a functions server restarted while notifications are in flight loses nothing it answered 2xx", async () => {
+  const total = 150;
+  const concurrency = 8;
+  const orders = await withSql((sql) => pendingBookings(sql, "restart", total));
+  const notifications = await Promise.all(orders.map(settlement));
+
+  let server = await spawnFunctionsServer(RESTARTED_PORT);
+  const url = server.url;
+  const answered2xx: string[] = [];
+  const failures = { count: 0 };
+  let answeredBeforeRestart = -1;
+  let restart: Promise<void> | undefined;
+  let next = 0;
+  try {
+    const worker = async () => {
+      while (next < notifications.length) {
+        const notification = notifications[next++];
+        const answer = await deliver(notification, url, 60_000, failures);
+        assert.equal(answer.body?.outcome, "paid");
+        answered2xx.push(notification.order_id);
+        if (answered2xx.length === total / 3 && !restart) {
+          answeredBeforeRestart = answered2xx.length;
+          const old = server;
+          restart = (async () => {
+            const status = await old.stop();
+            assert.equal(status.code, 0, "the old server exits cleanly");
+            server = await spawnFunctionsServer(RESTARTED_PORT);
+          })();
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+    await restart;
+  } finally {
+    await server.stop();
+  }
+  console.log(
+    `restart mid-run: ${answered2xx.length} notifications answered 2xx (${answeredBeforeRestart} before SIGTERM), ${failures.count} refused while restarting and retried`,
+  );
+  assert.ok(
+    answeredBeforeRestart > 0 && answeredBeforeRestart < total,
+    "the restart happened while notifications were still arriving",
+  );
+
+  await withSql(async (sql) => {
+    const [state] = await sql`
+      select
+        (select count(*)::int from midtrans_notifications
+          where order_id = any(${answered2xx}) and outcome = 'paid') as recorded,
+        (select count(*)::int from bookings
+          where order_id = any(${answered2xx}) and payment_status = 'paid') as paid`;
+    assert.deepEqual({ ...state }, { recorded: total, paid: total });
+  });
+  assert.equal(new Set(answered2xx).size, total);
+});

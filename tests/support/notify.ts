@@ -1,0 +1,98 @@
+// Midtrans notifications as Midtrans sends them: signed with the real algorithm (SHA-512 of
+// order_id + status_code + gross_amount + server key) and POSTed to the webhook over HTTP.
+
+import { env } from "./env.ts";
+
+export type Notification = Record<string, unknown> & {
+  order_id: string;
+  transaction_id: string;
+  transaction_status: string;
+  status_code: string;
+  gross_amount: string;
+  fraud_status?: string;
+  currency?: string;
+};
+
+/** hex SHA-512 of order_id + status_code + gross_amount + server key. */
+export async function midtransSignature(
+  orderId: string,
+  statusCode: string,
+  grossAmount: string,
+  serverKey = env.midtransServerKey,
+): Promise<string> {
+  const input = new TextEncoder().encode(
+    orderId + statusCode + grossAmount + serverKey,
+  );
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-512", input));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The notification with the signature_key Midtrans would send for it. */
+export async function signed<T extends Notification>(
+  notification: T,
+  serverKey = env.midtransServerKey,
+): Promise<T & { signature_key: string }> {
+  return {
+    ...notification,
+    signature_key: await midtransSignature(
+      notification.order_id,
+      notification.status_code,
+      notification.gross_amount,
+      serverKey,
+    ),
+  };
+}
+
+/** The status_code Midtrans sends with a transaction_status. */
+export function statusCodeFor(transactionStatus: string): string {
+  switch (transactionStatus) {
+    case "settlement":
+    case "capture":
+    case "refund":
+    case "partial_refund":
+    case "chargeback":
+    case "partial_chargeback":
+      return "200";
+    case "pending":
+    case "authorize":
+      return "201";
+    default:
+      return "202";
+  }
+}
+
+export interface WebhookAnswer {
+  status: number;
+  /** The parsed JSON body, or undefined when the body was not JSON. */
+  body: Record<string, unknown> | undefined;
+  ms: number;
+}
+
+/** POSTs one notification (an object, or raw text) to the webhook of the server at `apiUrl`. */
+export async function postNotification(
+  notification: unknown,
+  apiUrl = env.apiUrl,
+  timeoutMs = 15_000,
+): Promise<WebhookAnswer> {
+  const started = performance.now();
+  const response = await fetch(`${apiUrl}/functions/v1/midtrans-webhook`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: typeof notification === "string"
+      ? notification
+      : JSON.stringify(notification),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const text = await response.text();
+  let body: Record<string, unknown> | undefined;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  return {
+    status: response.status,
+    body,
+    ms: Math.round(performance.now() - started),
+  };
+}
