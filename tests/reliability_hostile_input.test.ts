@@ -9,9 +9,6 @@ import { addLinks, resetData } from "./support/data.ts";
 import { signed } from "./support/notify.ts";
 
 const SEED = Number(Deno.env.get("RELIABILITY_SEED") ?? 20261125);
-console.log(
-  `fast-check seed ${SEED} (replay with RELIABILITY_SEED=${SEED})`,
-);
 
 // Every code either function may answer a bad request with, and its status.
 const ERROR_STATUS: Record<string, number> = {
@@ -429,7 +426,7 @@ Deno.test("the webhook answers thousands of hostile requests with 4xx JSON error
     );
     assert.ok(added.every((r) => r.outcome === "unknown_order"));
     console.log(
-      `webhook: ${
+      `webhook (fast-check seed ${SEED}): ${
         casesTried - triedBefore
       } hostile requests, ${recorded.size} signed well-formed ones recorded as unknown orders, tables otherwise unchanged`,
     );
@@ -527,7 +524,7 @@ Deno.test("assign-meeting-link answers thousands of hostile requests with 4xx JS
     await assertServerUp();
     assert.deepEqual(await snapshot(sql), before, "no table changed");
     console.log(
-      `assign-meeting-link: ${
+      `assign-meeting-link (fast-check seed ${SEED}): ${
         casesTried - triedBefore
       } hostile requests, tables unchanged`,
     );
