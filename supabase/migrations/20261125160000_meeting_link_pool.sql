@@ -146,6 +146,9 @@ returns uuid[]
 language sql
 stable
 set search_path = ''
+-- Its estimated cost crosses the JIT thresholds once bookings number in the 100,000s; JIT
+-- compilation then added 50-650 ms to a query that runs in about 2 ms (bench/run, scaling).
+set jit = off
 as $$
   -- Best fit: prefer the link whose nearest paid neighbours sit closest to this slot, so
   -- long free stretches stay whole for later bookings. Each gap counts at most a day, so
