@@ -1,6 +1,7 @@
 // Faults with real processes: the test cluster's Postgres stopped while payments arrive, the
-// assign call failing or hanging while a payment settles, and a functions server restarted
-// while notifications are in flight. Every wait is bounded by a deadline.
+// assign call failing or hanging while a payment settles, a functions server restarted while
+// notifications are in flight, and a database that accepts connections but never answers.
+// Every wait is bounded by a deadline.
 import assert from "node:assert/strict";
 import {
   env,
@@ -23,6 +24,8 @@ const FAILING_ASSIGN_PORT = 54750;
 const HANGING_PEER_PORT = 54752;
 const HANGING_ASSIGN_PORT = 54753;
 const RESTARTED_PORT = 54754;
+const SILENT_DB_PORT = 54755;
+const SILENT_DB_SERVER_PORT = 54756;
 
 /** Bookings `${prefix}-1..count`, pending, 100000 IDR, one hour each from 2031-02-01. */
 async function pendingBookings(
@@ -89,6 +92,29 @@ function deliver(
     failures.count++;
     return undefined;
   }, withinMs);
+}
+
+/** A TCP peer on `port` that accepts connections and never answers, and how many it took. */
+function silentPeer(port: number) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) held.push(conn);
+  })();
+  return {
+    held,
+    async close() {
+      listener.close();
+      await accepting.catch(() => {});
+      for (const conn of held) {
+        try {
+          conn.close();
+        } catch {
+          // closed by the other side already
+        }
+      }
+    },
+  };
 }
 
 function processAlive(pid: number): boolean {
@@ -229,15 +255,7 @@ Deno.test("when the assign call fails (nothing listens), the webhook still answe
 });
 
 Deno.test("when the assign call hangs, the webhook still answers 200 at once, the call times out, and the sweep gives the paid booking its link", async () => {
-  // A peer that accepts connections and never answers.
-  const listener = Deno.listen({
-    hostname: "127.0.0.1",
-    port: HANGING_PEER_PORT,
-  });
-  const held: Deno.Conn[] = [];
-  const accepting = (async () => {
-    for await (const conn of listener) held.push(conn);
-  })();
+  const peer = silentPeer(HANGING_PEER_PORT);
   try {
     const { webhookMs, settleMs } = await settleWithBrokenAssign(
       HANGING_ASSIGN_PORT,
@@ -249,19 +267,11 @@ Deno.test("when the assign call hangs, the webhook still answers 200 at once, th
     console.log(
       `assign call hung: webhook answered in ${webhookMs} ms, background call gave up within ${settleMs} ms`,
     );
-    assert.ok(held.length >= 1, "the assign call reached the silent peer");
+    assert.ok(peer.held.length >= 1, "the assign call reached the silent peer");
     assert.ok(webhookMs < 3_000, `webhook answered in ${webhookMs} ms`);
     assert.ok(settleMs < 5_000, `the hung call ended after ${settleMs} ms`);
   } finally {
-    listener.close();
-    await accepting.catch(() => {});
-    for (const conn of held) {
-      try {
-        conn.close();
-      } catch {
-        // closed by the peer already
-      }
-    }
+    await peer.close();
   }
 });
 
@@ -319,4 +329,30 @@ Deno.test("a functions server restarted while notifications are in flight loses 
     assert.deepEqual({ ...state }, { recorded: total, paid: total });
   });
   assert.equal(new Set(answered2xx).size, total);
+});
+
+Deno.test("when the database accepts connections but never answers, the webhook answers 503 within seconds, never 200", async () => {
+  const peer = silentPeer(SILENT_DB_PORT);
+  const server = await spawnFunctionsServer(SILENT_DB_SERVER_PORT, {
+    SUPABASE_DB_URL:
+      `postgresql://postgres:postgres@127.0.0.1:${SILENT_DB_PORT}/postgres`,
+    DB_QUERY_TIMEOUT_MS: "2000",
+  });
+  try {
+    const answer = await postNotification(
+      await settlement("silent-db-1"),
+      server.url,
+      30_000,
+    );
+    console.log(
+      `database silent: webhook answered ${answer.status} after ${answer.ms} ms`,
+    );
+    assert.equal(answer.status, 503);
+    assert.equal(answer.body?.error, "database_unavailable");
+    assert.ok(answer.ms < 10_000, `answered after ${answer.ms} ms`);
+    assert.ok(peer.held.length >= 1, "the function did try the database");
+  } finally {
+    await server.stop();
+    await peer.close();
+  }
 });
