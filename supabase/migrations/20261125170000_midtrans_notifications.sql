@@ -32,7 +32,8 @@ comment on table public.midtrans_notifications is
   'counts them), with what it did to its booking (outcome, payment_status_before/after).';
 comment on column public.midtrans_notifications.outcome is
   'paid: made the booking paid; status_changed: moved it to another status; ignored: late, repeated '
-  'or of another transaction; needs_review: amount or currency did not match; unknown_order: no booking.';
+  'or of another transaction; needs_review: a payment whose amount, currency or status_code does not '
+  'match (see bookings.review_reason); unknown_order: no booking.';
 comment on constraint midtrans_notifications_stored_once on public.midtrans_notifications is
   'A redelivered notification (same transaction, status, status code and fraud status) is one row.';
 
@@ -64,6 +65,20 @@ comment on function public.midtrans_target_status(text, text) is
   'The booking payment_status a Midtrans transaction_status (and fraud_status) stands for; null '
   'for a status Midtrans may add later.';
 
+create function public.midtrans_reverses_payment(p_transaction_status text)
+returns boolean
+language sql
+immutable
+set search_path = ''
+as $$
+  -- What Midtrans sends when the money of a transaction is taken back or never arrives after
+  -- all: a void (cancel), a settlement that some channels turn into deny, a refund, a chargeback.
+  select p_transaction_status in ('deny', 'cancel', 'refund', 'partial_refund', 'chargeback',
+    'partial_chargeback');
+$$;
+comment on function public.midtrans_reverses_payment(text) is
+  'true for the statuses that undo a transaction''s payment (deny, cancel, refunds, chargebacks).';
+
 create function public.record_midtrans_notification(p_notification jsonb)
 returns table (
   notification_id bigint,
@@ -81,7 +96,10 @@ declare
   v_order_id text := p_notification ->> 'order_id';
   v_transaction_id text := p_notification ->> 'transaction_id';
   v_transaction_status text := p_notification ->> 'transaction_status';
+  v_status_code text := p_notification ->> 'status_code';
   v_fraud_status text := p_notification ->> 'fraud_status';
+  v_gross_amount text := p_notification ->> 'gross_amount';
+  v_currency text := coalesce(p_notification ->> 'currency', 'IDR');
   v_target text := public.midtrans_target_status(v_transaction_status, v_fraud_status);
   v_booking public.bookings;
   v_outcome text;
@@ -90,33 +108,44 @@ declare
   v_notification_id bigint;
   v_inserted boolean;
 begin
-  -- Lock first: deliveries of notifications for one booking apply one after another.
+  -- Lock first: deliveries of notifications for one booking apply one after another, so the
+  -- checks below read everything recorded before.
   select * into v_booking from public.bookings b where b.order_id = v_order_id for update;
 
   if v_booking.id is null then
     v_outcome := 'unknown_order';
-  elsif v_target = 'paid' and v_booking.payment_status = 'paid' then
+  elsif v_target = 'paid' and exists (
+    select 1 from public.midtrans_notifications n
+    where n.order_id = v_order_id and n.transaction_id = v_transaction_id
+      and public.midtrans_reverses_payment(n.transaction_status)
+  ) then
+    -- Out of order: this transaction's deny, cancel or refund came first, so this payment
+    -- was already taken back.
     v_outcome := 'ignored';
-    if v_transaction_id <> v_booking.paid_transaction_id then
-      v_review := format('a second payment (transaction %s) settled for this paid booking', v_transaction_id);
+  elsif v_target = 'paid' and v_booking.payment_status in ('paid', 'refunded') then
+    v_outcome := 'ignored';
+    if v_transaction_id <> coalesce(v_booking.paid_transaction_id, v_transaction_id) then
+      v_review := format('transaction %s also settled for this %s booking', v_transaction_id,
+        v_booking.payment_status);
     end if;
-  elsif v_target = 'paid' and v_booking.payment_status <> 'refunded' then
-    -- Money received wins over an earlier expire, deny or cancel: those belong to an earlier
-    -- attempt, or arrived out of order. A settlement must match what the booking costs.
-    if (p_notification ->> 'gross_amount')::numeric <> v_booking.amount
-       or coalesce(p_notification ->> 'currency', 'IDR') <> 'IDR' then
-      v_outcome := 'needs_review';
-      v_review := format('transaction %s reported %s %s; the booking costs %s IDR', v_transaction_id,
-        p_notification ->> 'gross_amount', coalesce(p_notification ->> 'currency', 'IDR'), v_booking.amount);
-    else
-      v_outcome := 'paid';
-      v_after := 'paid';
-    end if;
+  elsif v_target = 'paid' then
+    -- Money received wins over an earlier expire, deny or cancel (of another attempt, or out of
+    -- order). The signature does not cover transaction_status, so a payment must also carry
+    -- status_code 200, and it must match what the booking costs.
+    v_review := case
+      when v_status_code is distinct from '200' then
+        format('transaction %s reported %s with status_code %s, which is not a payment',
+          v_transaction_id, v_transaction_status, v_status_code)
+      when v_gross_amount::numeric is distinct from v_booking.amount or v_currency <> 'IDR' then
+        format('transaction %s reported %s %s; the booking costs %s IDR', v_transaction_id,
+          v_gross_amount, v_currency, v_booking.amount)
+    end;
+    v_outcome := case when v_review is null then 'paid' else 'needs_review' end;
+    v_after := case when v_review is null then 'paid' end;
   elsif v_target in ('failed', 'expired', 'cancelled') and v_booking.payment_status = 'pending' then
     v_outcome := 'status_changed';
     v_after := v_target;
-  elsif v_booking.payment_status = 'paid'
-        and (v_target = 'refunded' or v_transaction_status in ('deny', 'cancel'))
+  elsif v_booking.payment_status = 'paid' and public.midtrans_reverses_payment(v_transaction_status)
         and v_transaction_id = coalesce(v_booking.paid_transaction_id, v_transaction_id) then
     -- The documented reversals of the transaction that paid: a refund or chargeback, a void,
     -- or a settlement some channels turn into deny minutes later.
@@ -131,9 +160,9 @@ begin
   insert into public.midtrans_notifications as n (order_id, transaction_id, transaction_status,
     status_code, fraud_status, gross_amount, payload, booking_id, outcome,
     payment_status_before, payment_status_after)
-  values (v_order_id, v_transaction_id, v_transaction_status, p_notification ->> 'status_code',
-    v_fraud_status, p_notification ->> 'gross_amount', p_notification, v_booking.id, v_outcome,
-    v_booking.payment_status, coalesce(v_after, v_booking.payment_status))
+  values (v_order_id, v_transaction_id, v_transaction_status, v_status_code, v_fraud_status,
+    v_gross_amount, p_notification, v_booking.id, v_outcome, v_booking.payment_status,
+    coalesce(v_after, v_booking.payment_status))
   on conflict on constraint midtrans_notifications_stored_once do update
     set deliveries = n.deliveries + 1, last_received_at = now()
   returning n.id, n.deliveries = 1 into v_notification_id, v_inserted;
@@ -163,7 +192,7 @@ comment on function public.record_midtrans_notification(jsonb) is
 revoke all on public.midtrans_notifications from anon, authenticated, public;
 grant select on public.midtrans_notifications to service_role;
 revoke execute on function public.midtrans_target_status(text, text),
-  public.record_midtrans_notification(jsonb) from anon, authenticated, public;
+  public.midtrans_reverses_payment(text), public.record_midtrans_notification(jsonb) from anon, authenticated, public;
 grant execute on function public.record_midtrans_notification(jsonb) to service_role;
 
 -- The safety net behind the webhook's non-blocking assignment: every minute, waiting paid

@@ -2,15 +2,16 @@
 begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = public, extensions;
-select plan(16);
+select plan(28);
 
 create function pg_temp.notify(p_order text, p_tx text, p_status text, p_fraud text default null,
-  p_amount text default '100000.00', p_currency text default 'IDR')
+  p_amount text default '100000.00', p_currency text default 'IDR', p_code text default null)
 returns text language sql as $$
   select outcome from record_midtrans_notification(jsonb_strip_nulls(jsonb_build_object(
     'order_id', p_order, 'transaction_id', p_tx, 'transaction_status', p_status,
-    'status_code', case p_status when 'settlement' then '200' when 'capture' then '200'
-                                 when 'pending' then '201' else '202' end,
+    'status_code', coalesce(p_code, case when p_status in ('settlement', 'capture', 'cancel')
+                                           or p_status like '%refund' or p_status like '%chargeback'
+                                         then '200' when p_status = 'pending' then '201' else '202' end),
     'fraud_status', p_fraud, 'gross_amount', p_amount, 'currency', p_currency)));
 $$;
 create function pg_temp.status(p_order text) returns text language sql as $$
@@ -21,7 +22,7 @@ insert into meeting_links_pool (meeting_link) values ('https://meet.google.com/s
 insert into bookings (order_id, starts_at, ends_at, amount)
 select 'sm-' || n, timestamptz '2030-09-01 10:00Z' + n * interval '1 hour',
   timestamptz '2030-09-01 11:00Z' + n * interval '1 hour', 100000
-from generate_series(1, 9) as n;
+from generate_series(1, 14) as n;
 
 select is(pg_temp.notify('sm-1', 't1', 'settlement'), 'paid', 'a settlement pays the booking');
 select is(pg_temp.notify('sm-1', 't1', 'settlement'), 'duplicate', 'the same settlement again is a duplicate');
@@ -46,6 +47,25 @@ select is(pg_temp.notify('sm-7', 't7', 'settlement', null, '99999.00'), 'needs_r
   'a settlement for a different amount is not paid but flagged');
 select is((select (payment_status, review_reason is not null)::text from bookings where order_id = 'sm-7'),
   '(pending,t)', 'the booking stays pending with a review reason');
+
+select is(pg_temp.notify('sm-8', 't8', 'settlement', null, '100000.00', 'USD'), 'needs_review',
+  'a settlement in another currency is not paid but flagged');
+select is(pg_temp.notify('sm-9', 't9', 'settlement', null, '100000.00', 'IDR', '201'), 'needs_review',
+  'a settlement without status_code 200 is not paid: the signature does not cover transaction_status');
+select is(pg_temp.status('sm-9'), 'pending', 'so that booking stays pending');
+
+select is(pg_temp.notify('sm-10', 't10', 'deny'), 'status_changed', 'a deny that overtook its settlement fails the booking');
+select is(pg_temp.notify('sm-10', 't10', 'settlement'), 'ignored', 'and the late settlement of that transaction is ignored');
+select is(pg_temp.status('sm-10'), 'failed', 'so the booking stays failed');
+
+select is(pg_temp.notify('sm-11', 't11', 'settlement'), 'paid', 'a settlement pays the booking, which gets the link');
+select isnt((select meeting_link_id from assign_meeting_link((select id from bookings where order_id = 'sm-11'))),
+  null, 'the paid booking holds the link');
+select is(pg_temp.notify('sm-11', 't11', 'refund'), 'status_changed', 'a refund of the paying transaction ends the booking');
+select is((select (payment_status, meeting_link_id is null)::text from bookings where order_id = 'sm-11'),
+  '(refunded,t)', 'the refunded booking gives its link back');
+select is(pg_temp.notify('sm-11', 't11b', 'settlement'), 'ignored', 'a later settlement does not revive a refunded booking');
+select isnt((select review_reason from bookings where order_id = 'sm-11'), null, 'but flags it for review');
 
 select * from finish();
 rollback;
