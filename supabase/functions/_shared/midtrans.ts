@@ -1,5 +1,5 @@
 // Midtrans HTTP notifications: their shape, their signature, and recording them.
-import { createClient } from "@supabase/supabase-js";
+import { createClient, FunctionsHttpError } from "@supabase/supabase-js";
 import type postgres from "postgres";
 import { z } from "zod";
 import { constantTimeEqual } from "./auth.ts";
@@ -87,6 +87,15 @@ export async function recordNotification(body: unknown): Promise<Recorded> {
 
 const ASSIGN_TIMEOUT_MS = Number(Deno.env.get("ASSIGN_TIMEOUT_MS") ?? 10_000);
 
+// pool_exhausted is an answer, not a failure: the booking is flagged for a manual link.
+async function answerCode(response: Response): Promise<string> {
+  const body = await response.json().catch(() => undefined);
+  const code = typeof body?.error === "string" ? body.error : "no error code";
+  return code === "pool_exhausted"
+    ? code
+    : `failed: HTTP ${response.status} ${code}`;
+}
+
 /** Asks assign-meeting-link for the booking's link. Failures are logged: the sweep retries. */
 export async function requestMeetingLink(bookingId: string): Promise<void> {
   const started = performance.now();
@@ -109,7 +118,9 @@ export async function requestMeetingLink(bookingId: string): Promise<void> {
         timeout: ASSIGN_TIMEOUT_MS,
       },
     );
-    outcome = error
+    outcome = error instanceof FunctionsHttpError
+      ? await answerCode(error.context)
+      : error
       ? `failed: ${error.message}`
       : data?.alreadyAssigned
       ? "already_assigned"
