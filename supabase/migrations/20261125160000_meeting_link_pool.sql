@@ -499,13 +499,15 @@ comment on view public.meeting_link_capacity is
 -- Access: anon and authenticated get nothing; functions run as their owner.
 -- ---------------------------------------------------------------------------
 
+-- Hosted Supabase's default privileges grant every new object in public to all three API roles:
+-- take them all back, then grant service_role exactly what it needs.
 revoke all on public.meeting_links_pool, public.bookings, public.meeting_link_pool_status,
   public.paid_bookings_without_link, public.meeting_link_usage, public.meeting_link_capacity
-  from anon, authenticated, public;
+  from anon, authenticated, service_role, public;
 grant select, insert, update, delete on public.meeting_links_pool, public.bookings to service_role;
 grant select on public.meeting_link_pool_status, public.paid_bookings_without_link,
   public.meeting_link_usage, public.meeting_link_capacity to service_role;
 
-revoke execute on all functions in schema public from anon, authenticated, public;
+revoke execute on all functions in schema public from anon, authenticated, service_role, public;
 grant execute on function public.find_available_meeting_link(timestamptz, timestamptz),
   public.assign_meeting_link(uuid), public.assign_pending_meeting_links() to service_role;
