@@ -107,6 +107,8 @@ declare
   v_review text;
   v_notification_id bigint;
   v_inserted boolean;
+  v_stored_before_its_booking boolean;
+  v_apply boolean;
 begin
   -- Lock first: deliveries of notifications for one booking apply one after another, so the
   -- checks below read everything recorded before.
@@ -157,6 +159,13 @@ begin
     v_outcome := 'ignored';
   end if;
 
+  -- A notification that came before its booking existed was stored as unknown_order; when
+  -- Midtrans redelivers it after the booking appears, it is applied then, not lost.
+  select n.booking_id is null into v_stored_before_its_booking
+  from public.midtrans_notifications n
+  where n.transaction_id = v_transaction_id and n.transaction_status = v_transaction_status
+    and n.status_code = v_status_code and n.fraud_status is not distinct from v_fraud_status;
+
   insert into public.midtrans_notifications as n (order_id, transaction_id, transaction_status,
     status_code, fraud_status, gross_amount, payload, booking_id, outcome,
     payment_status_before, payment_status_after)
@@ -164,10 +173,17 @@ begin
     v_gross_amount, p_notification, v_booking.id, v_outcome, v_booking.payment_status,
     coalesce(v_after, v_booking.payment_status))
   on conflict on constraint midtrans_notifications_stored_once do update
-    set deliveries = n.deliveries + 1, last_received_at = now()
+    set deliveries = n.deliveries + 1, last_received_at = now(),
+        booking_id = coalesce(n.booking_id, excluded.booking_id),
+        outcome = case when n.booking_id is null then excluded.outcome else n.outcome end,
+        payment_status_before = case when n.booking_id is null
+          then excluded.payment_status_before else n.payment_status_before end,
+        payment_status_after = case when n.booking_id is null
+          then excluded.payment_status_after else n.payment_status_after end
   returning n.id, n.deliveries = 1 into v_notification_id, v_inserted;
+  v_apply := v_inserted or (v_stored_before_its_booking and v_booking.id is not null);
 
-  if v_inserted and v_booking.id is not null then
+  if v_apply and v_booking.id is not null then
     update public.bookings b
     set payment_status = coalesce(v_after, b.payment_status),
         paid_transaction_id = case when v_after = 'paid' then v_transaction_id else b.paid_transaction_id end,
@@ -178,8 +194,8 @@ begin
   end if;
 
   return query
-    select v_notification_id, b.id, case when v_inserted then v_outcome else 'duplicate' end,
-      not v_inserted, b.payment_status, b.payment_status = 'paid' and b.meeting_link_id is null
+    select v_notification_id, b.id, case when v_apply then v_outcome else 'duplicate' end,
+      not v_apply, b.payment_status, b.payment_status = 'paid' and b.meeting_link_id is null
     from (select 1) as one
     left join public.bookings b on b.id = v_booking.id;
 end;

@@ -2,7 +2,7 @@
 begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = public, extensions;
-select plan(28);
+select plan(31);
 
 create function pg_temp.notify(p_order text, p_tx text, p_status text, p_fraud text default null,
   p_amount text default '100000.00', p_currency text default 'IDR', p_code text default null)
@@ -66,6 +66,15 @@ select is((select (payment_status, meeting_link_id is null)::text from bookings 
   '(refunded,t)', 'the refunded booking gives its link back');
 select is(pg_temp.notify('sm-11', 't11b', 'settlement'), 'ignored', 'a later settlement does not revive a refunded booking');
 select isnt((select review_reason from bookings where order_id = 'sm-11'), null, 'but flags it for review');
+
+select is(pg_temp.notify('sm-late', 't12', 'settlement'), 'unknown_order',
+  'a settlement for a booking that does not exist yet is recorded as unknown_order');
+insert into bookings (order_id, starts_at, ends_at, amount)
+values ('sm-late', '2030-09-02 10:00Z', '2030-09-02 11:00Z', 100000);
+select is(pg_temp.notify('sm-late', 't12', 'settlement'), 'paid',
+  'redelivered once the booking exists, it pays the booking instead of being a duplicate');
+select is((select (deliveries, outcome, booking_id is not null)::text from midtrans_notifications where order_id = 'sm-late'),
+  '(2,paid,t)', 'and the one stored notification now says what it did');
 
 select * from finish();
 rollback;
