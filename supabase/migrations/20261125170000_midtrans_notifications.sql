@@ -205,10 +205,15 @@ comment on function public.record_midtrans_notification(jsonb) is
   'paid | status_changed | ignored | needs_review | unknown_order | duplicate (delivered before, '
   'not applied again). needs_link: the booking is paid and still has no meeting link.';
 
-revoke all on public.midtrans_notifications from anon, authenticated, public;
+-- Hosted default privileges grant new tables and sequences to every API role. The log is
+-- written only by record_midtrans_notification; its identity sequence stays out of reach
+-- (setval could make every insert collide).
+revoke all on public.midtrans_notifications, public.midtrans_notifications_id_seq
+  from anon, authenticated, service_role, public;
 grant select on public.midtrans_notifications to service_role;
 revoke execute on function public.midtrans_target_status(text, text),
-  public.midtrans_reverses_payment(text), public.record_midtrans_notification(jsonb) from anon, authenticated, public;
+  public.midtrans_reverses_payment(text), public.record_midtrans_notification(jsonb)
+  from anon, authenticated, service_role, public;
 grant execute on function public.record_midtrans_notification(jsonb) to service_role;
 
 -- The safety net behind the webhook's non-blocking assignment: every minute, waiting paid
