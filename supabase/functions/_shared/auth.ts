@@ -1,6 +1,6 @@
 // Who may call the ops endpoint: the service role. Hosted Supabase has two kinds of secret
-// key: the legacy service-role JWT (sent as a bearer token) and sb_secret_... API keys (sent as
-// apikey, checked by @supabase/server, which refuses legacy JWTs).
+// key: the legacy service-role JWT and sb_secret_... API keys (checked by @supabase/server,
+// which refuses legacy JWTs). Either may come as `Authorization: Bearer` or as `apikey`.
 import { verifyCredentials } from "@supabase/server/core";
 import { timingSafeEqual } from "node:crypto";
 import { HttpError } from "./errors.ts";
@@ -31,12 +31,16 @@ const forbidden = () =>
 /** Resolves when the request carries a service-role credential; throws 401 or 403 otherwise. */
 export async function requireServiceRole(req: Request): Promise<void> {
   const authorization = req.headers.get("authorization");
-  const bearer = authorization?.match(/^Bearer (\S+)$/)?.[1] ?? null;
+  // The auth scheme is case-insensitive (RFC 9110).
+  const bearer = authorization?.match(/^Bearer (\S+)$/i)?.[1];
   const apikey = req.headers.get("apikey");
   const presented = [bearer, apikey].filter((key): key is string => !!key);
 
   const serviceRoleKey = Deno.env.get("SUPABASE_SERVICE_ROLE_KEY");
-  if (serviceRoleKey && bearer && constantTimeEqual(bearer, serviceRoleKey)) {
+  if (
+    serviceRoleKey &&
+    presented.some((key) => constantTimeEqual(key, serviceRoleKey))
+  ) {
     return;
   }
 

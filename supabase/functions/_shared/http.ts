@@ -24,16 +24,20 @@ type Handler = (req: Request, log: LogFields) => Promise<Response>;
 export function postHandler(functionName: string, handler: Handler) {
   return async (req: Request): Promise<Response> => {
     const started = performance.now();
-    const log: LogFields = {};
+    // Every line has these, so log queries need no special cases.
+    const log: LogFields = { bookingId: null, outcome: null };
     let response: Response;
     if (req.method === "OPTIONS") {
-      response = new Response("ok", { headers: CORS_HEADERS });
+      // As Supabase's CORS examples answer a preflight, but in JSON like every other answer.
+      response = json({ ok: true });
+      log.outcome = "preflight";
     } else if (req.method !== "POST") {
       response = json(
         { error: "method_not_allowed", message: "Use POST." },
         405,
       );
       response.headers.set("Allow", "POST, OPTIONS");
+      log.outcome = "method_not_allowed";
     } else {
       try {
         response = await handler(req, log);

@@ -3,9 +3,13 @@ import { z } from "zod";
 import { db, withTimeout } from "./db.ts";
 import { HttpError } from "./errors.ts";
 
+// Extra fields are ignored. Postgres takes any 8-4-4-4-12 hex id, so z.guid, not RFC-strict z.uuid.
 export const AssignRequest = z.object({
-  bookingId: z.guid({ message: "bookingId must be a UUID" }),
-});
+  bookingId: z.guid({
+    error: (issue) =>
+      issue.input === undefined ? "is required" : "must be a UUID",
+  }),
+}, { error: 'The body must be a JSON object: {"bookingId": "<uuid>"}.' });
 
 export type Assignment = {
   bookingId: string;
