@@ -106,6 +106,14 @@ const MALFORMED: [string, () => string][] = [
     "an order_id longer than Midtrans allows",
     () => JSON.stringify(signed(settlement("x".repeat(51)))),
   ],
+  [
+    // Signed and well-formed, but Postgres text and jsonb cannot hold U+0000.
+    "a signed notification with U+0000 in an extra field",
+    () =>
+      JSON.stringify(
+        signed(settlement(ORDER, { custom_field1: "before\u0000after" })),
+      ),
+  ],
 ];
 
 for (const [what, body] of MALFORMED) {

@@ -15,10 +15,20 @@ export class HttpError extends Error {
 /** Configuration the deployment is missing: a 500 whose cause is logged, never a silent accept. */
 export class ConfigError extends Error {}
 
-// SQLSTATEs raised by our SQL functions (see the migrations) and what the caller should read.
-const SQL_ERRORS: Record<string, { status: number; code: string }> = {
+// SQLSTATEs raised by our SQL functions (see the migrations), or by Postgres refusing input
+// that passed validation, and what the caller should read.
+const SQL_ERRORS: Record<
+  string,
+  { status: number; code: string; message?: string }
+> = {
   ML404: { status: 404, code: "booking_not_found" },
   ML409: { status: 409, code: "booking_not_paid" },
+  // Postgres text and jsonb cannot hold U+0000.
+  "22P05": {
+    status: 400,
+    code: "invalid_request",
+    message: "Text may not contain U+0000.",
+  },
 };
 
 // postgres.js codes and SQLSTATEs that mean "the database cannot be reached right now".
@@ -50,8 +60,8 @@ export function toHttpError(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
   const code = errorCodeOf(error);
   if (code && SQL_ERRORS[code]) {
-    const { status, code: name } = SQL_ERRORS[code];
-    return new HttpError(status, name, (error as Error).message);
+    const { status, code: name, message } = SQL_ERRORS[code];
+    return new HttpError(status, name, message ?? (error as Error).message);
   }
   if (code && (UNAVAILABLE.has(code) || code.startsWith("08"))) {
     return new HttpError(
