@@ -1,13 +1,9 @@
 // assign-meeting-link on a functions server of its own: what a caller sees when the database
 // is down or misbehaves, and the log line each request leaves.
 import assert from "node:assert/strict";
-import { env, withSql } from "./support/mod.ts";
+import { env, freePort, spawnFunctionsServer, withSql } from "./support/mod.ts";
 import { addLinks, resetData } from "./support/data.ts";
 import { callAssign, insertBookings } from "./support/assign_meeting_link.ts";
-import {
-  freePort,
-  spawnLoggedFunctionsServer,
-} from "./support/logged_server.ts";
 
 type ErrorBody = { error: string; message: string };
 
@@ -21,7 +17,9 @@ function dbUrlWith(change: { port?: number; database?: string }): string {
 
 Deno.test("when the database cannot be reached: 503 database_unavailable, so the caller retries", async (t) => {
   const call = async (dbUrl: string) => {
-    const server = await spawnLoggedFunctionsServer({ SUPABASE_DB_URL: dbUrl });
+    const server = await spawnFunctionsServer(freePort(), {
+      SUPABASE_DB_URL: dbUrl,
+    }, { captureOutput: true });
     try {
       return await callAssign({
         apiUrl: server.url,
@@ -63,9 +61,9 @@ Deno.test("when the database cannot be reached: 503 database_unavailable, so the
 
 Deno.test("an unexpected database error: 500 internal_error showing no SQL or stack, which the log keeps", async () => {
   // A database without the migrations (a function deployed before `db push`): the SQL call fails.
-  const server = await spawnLoggedFunctionsServer({
+  const server = await spawnFunctionsServer(freePort(), {
     SUPABASE_DB_URL: dbUrlWith({ database: "template1" }),
-  });
+  }, { captureOutput: true });
   let log = "";
   try {
     const response = await callAssign({
@@ -97,7 +95,9 @@ Deno.test("each request leaves one JSON log line with the function, bookingId, o
     await addLinks(sql, 1);
     const [paid, waiting] = await insertBookings(sql, 2);
     const missing = crypto.randomUUID();
-    const server = await spawnLoggedFunctionsServer();
+    const server = await spawnFunctionsServer(freePort(), {}, {
+      captureOutput: true,
+    });
     let output = { stdout: "", stderr: "" };
     try {
       const apiUrl = server.url;

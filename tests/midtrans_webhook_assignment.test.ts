@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import {
   env,
+  freePort,
   settleBackgroundWork,
   spawnFunctionsServer,
 } from "./support/mod.ts";
@@ -11,7 +12,6 @@ import {
   bookingState,
   createBooking,
   deliver,
-  freePort,
   pollUntil,
   settlement,
   webhookTest,

@@ -2,12 +2,11 @@
 // the webhook never accepts a notification it cannot verify or store, and says so in a way that
 // makes Midtrans retry.
 import assert from "node:assert/strict";
-import { spawnFunctionsServer } from "./support/mod.ts";
+import { freePort, spawnFunctionsServer } from "./support/mod.ts";
 import {
   answer,
   createBooking,
   deliver,
-  freePort,
   settlement,
   snapshotTables,
   webhookTest,

@@ -12,6 +12,7 @@ import {
   withSql,
 } from "./support/mod.ts";
 import { addLinks, resetData } from "./support/data.ts";
+import { pollUntil } from "./support/midtrans.ts";
 import {
   postNotification,
   signed,
@@ -55,24 +56,6 @@ function settlement(orderId: string) {
     gross_amount: "100000.00",
     currency: "IDR",
   });
-}
-
-/** Calls `attempt` until it returns a value, waiting `everyMs` between tries, for `withinMs`. */
-async function pollUntil<T>(
-  what: string,
-  attempt: () => Promise<T | undefined>,
-  withinMs: number,
-  everyMs = 100,
-): Promise<T> {
-  const deadline = Date.now() + withinMs;
-  while (true) {
-    const value = await attempt();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) {
-      throw new Error(`${what}: not within ${withinMs} ms`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
 }
 
 /** Sends until Midtrans would stop retrying: a 2xx answer, within `withinMs`. */

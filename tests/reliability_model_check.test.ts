@@ -282,10 +282,8 @@ Deno.test(`${BOOKINGS} bookings, thousands of signed notifications with duplicat
         (_, i) => `model-unknown-${i + 1}`,
       ),
     ];
-    const queues = await Promise.all(
-      orders.map(async (order) =>
-        await Promise.all(notificationsFor(order).map((n) => signed(n)))
-      ),
+    const queues = orders.map((order) =>
+      notificationsFor(order).map((n) => signed(n))
     );
     const total = queues.reduce((sum, q) => sum + q.length, 0);
 

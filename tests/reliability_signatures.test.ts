@@ -59,7 +59,7 @@ Deno.test("a settlement replayed after its booking was refunded is a duplicate a
   const paid = await settlement();
   const captured = JSON.stringify(paid);
   assert.equal((await postNotification(captured)).body?.outcome, "paid");
-  const refund = await signed({
+  const refund = signed({
     ...paid,
     transaction_status: "refund",
     status_code: "200",

@@ -9,6 +9,7 @@ import {
 } from "../scripts/edge_runtime.ts";
 import {
   callFunction,
+  freePort,
   functionNames,
   spawnFunctionsServer,
   withSql,
@@ -154,13 +155,6 @@ Deno.test("background work handed to EdgeRuntime.waitUntil can be awaited", asyn
   }
   assert.equal(finished, true);
 });
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
 
 Deno.test("the functions server stops cleanly on SIGTERM and refuses a port in use", async () => {
   const server = await spawnFunctionsServer(freePort());

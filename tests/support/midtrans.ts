@@ -195,6 +195,7 @@ export async function pollUntil<T>(
   what: string,
   attempt: () => Promise<T | undefined>,
   withinMs = 10_000,
+  everyMs = 50,
 ): Promise<T> {
   const deadline = Date.now() + withinMs;
   while (true) {
@@ -203,16 +204,8 @@ export async function pollUntil<T>(
     if (Date.now() > deadline) {
       throw new Error(`${what}: not within ${withinMs} ms`);
     }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
-}
-
-/** A port nothing listens on right now. */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
 }
 
 /**

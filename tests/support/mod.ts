@@ -11,7 +11,9 @@ export {
   settleBackgroundWork,
 } from "./http.ts";
 export {
+  freePort,
   type RunningServer,
+  type ServerExit,
   spawnFunctionsServer,
   testPostgres,
 } from "./server.ts";

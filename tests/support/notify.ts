@@ -2,6 +2,7 @@
 // order_id + status_code + gross_amount + server key) and POSTed to the webhook over HTTP.
 
 import { env } from "./env.ts";
+import { midtransSignatureOf } from "./midtrans.ts";
 
 export type Notification = Record<string, unknown> & {
   order_id: string;
@@ -13,33 +14,14 @@ export type Notification = Record<string, unknown> & {
   currency?: string;
 };
 
-/** hex SHA-512 of order_id + status_code + gross_amount + server key. */
-export async function midtransSignature(
-  orderId: string,
-  statusCode: string,
-  grossAmount: string,
-  serverKey = env.midtransServerKey,
-): Promise<string> {
-  const input = new TextEncoder().encode(
-    orderId + statusCode + grossAmount + serverKey,
-  );
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-512", input));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 /** The notification with the signature_key Midtrans would send for it. */
-export async function signed<T extends Notification>(
+export function signed<T extends Notification>(
   notification: T,
   serverKey = env.midtransServerKey,
-): Promise<T & { signature_key: string }> {
+): T & { signature_key: string } {
   return {
     ...notification,
-    signature_key: await midtransSignature(
-      notification.order_id,
-      notification.status_code,
-      notification.gross_amount,
-      serverKey,
-    ),
+    signature_key: midtransSignatureOf(notification, serverKey),
   };
 }
 

@@ -13,23 +13,40 @@ const SERVE_FLAGS = [
   "--allow-read",
 ];
 
+/** A port nothing listens on right now. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+/** How a server exited, and what it printed when its output was captured. */
+export type ServerExit = Deno.CommandStatus & {
+  stdout: string;
+  stderr: string;
+};
+
 export interface RunningServer {
   /** Base URL, e.g. http://127.0.0.1:54340 (functions under /functions/v1). */
   url: string;
   pid: number;
   /** SIGTERM, then waits for the exit (the server lets background work finish first). */
-  stop(): Promise<Deno.CommandStatus>;
+  stop(): Promise<ServerExit>;
 }
 
 /**
  * Starts scripts/serve.ts on `port` with the current environment plus `envOverrides`, and waits
- * until it answers. Its output goes to this test's stderr.
+ * until it answers. Its output goes to this test's stderr, or, with `captureOutput`, is kept for
+ * `stop()` to return (for tests that read its log lines).
  */
 export async function spawnFunctionsServer(
   port: number,
   envOverrides: Record<string, string> = {},
+  { captureOutput = false } = {},
 ): Promise<RunningServer> {
   const url = `http://127.0.0.1:${port}`;
+  const output = captureOutput ? "piped" : "inherit";
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -42,39 +59,42 @@ export async function spawnFunctionsServer(
       ...envOverrides,
       FUNCTIONS_HOST: "127.0.0.1",
       FUNCTIONS_PORT: String(port),
+      NO_COLOR: "1",
     },
     stdin: "null",
-    stdout: "inherit",
-    stderr: "inherit",
+    stdout: output,
+    stderr: output,
   }).spawn();
+  // Read captured pipes from the start, so a full pipe never blocks the server.
+  const stdout = captureOutput ? new Response(child.stdout).text() : "";
+  const stderr = captureOutput ? new Response(child.stderr).text() : "";
+  const stop = async (): Promise<ServerExit> => {
+    try {
+      child.kill("SIGTERM");
+    } catch {
+      // already gone
+    }
+    const status = await child.status;
+    return { ...status, stdout: await stdout, stderr: await stderr };
+  };
+
   const deadline = Date.now() + 60_000;
   while (true) {
     try {
       const response = await fetch(`${url}/_local/health`);
       await response.body?.cancel();
-      if (response.ok) break;
+      if (response.ok) return { url, pid: child.pid, stop };
     } catch {
       // not listening yet
     }
     if (Date.now() > deadline) {
-      child.kill("SIGKILL");
-      await child.status;
-      throw new Error(`functions server on port ${port} did not come up`);
+      const exit = await stop();
+      throw new Error(
+        `functions server on port ${port} did not come up\n${exit.stderr}`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  return {
-    url,
-    pid: child.pid,
-    async stop() {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // already gone
-      }
-      return await child.status;
-    },
-  };
 }
 
 /**
