@@ -2,6 +2,8 @@
 // read the database itself (never trusting the constraint under test).
 import postgres from "postgres";
 import { env } from "../tests/support/env.ts";
+export { addLinks, resetData } from "../tests/support/data.ts";
+export { prng } from "../tests/support/random.ts";
 
 export { env };
 export type Sql = postgres.Sql;
@@ -161,37 +163,9 @@ export async function overlappingPairs(
   });
 }
 
-export async function resetData(sql: Sql): Promise<void> {
-  await sql`truncate public.midtrans_notifications, public.bookings, public.meeting_links_pool`;
-}
-
-/** `count` links in pool order (link n sorts before link n+1). */
-export async function addLinks(sql: Sql, count: number): Promise<string[]> {
-  const rows = await sql<{ id: string }[]>`
-    insert into public.meeting_links_pool (meeting_link, created_at)
-    select 'https://meet.google.com/bch-' || translate(lpad(n::text, 4, '0'), '0123456789', 'abcdefghij') || '-lnk',
-           timestamptz '2030-01-01' + n * interval '1 second'
-    from generate_series(1, ${count}::int) as n
-    order by n
-    returning id`;
-  return rows.map((row) => row.id);
-}
-
 export const round1 = (x: number) => Math.round(x * 10) / 10;
 export const ratio = (a: number, b: number) =>
   b > 0 ? Math.round((a / b) * 100) / 100 : null;
-
-/** A seeded PRNG (mulberry32): the same figures' inputs on every run. Returns [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Fisher-Yates, in place. */
 export function shuffle<T>(items: T[], random: () => number): T[] {

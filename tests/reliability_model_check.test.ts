@@ -14,6 +14,7 @@ import {
   postNotification,
   signed,
 } from "./support/notify.ts";
+import { prng } from "./support/random.ts";
 
 const SEED = Number(Deno.env.get("RELIABILITY_SEED") ?? 20261125);
 const BOOKINGS = 320;
@@ -22,17 +23,6 @@ const LINKS = 3;
 const IN_FLIGHT = 16;
 const AMOUNT = "100000.00";
 
-/** mulberry32: a small seeded PRNG, so a run can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const random = prng(SEED);
 const pick = <T>(items: readonly T[]): T =>
   items[Math.floor(random() * items.length)];
