@@ -1,9 +1,12 @@
 // Each function's own deno.json is what `supabase functions deploy` resolves imports with; locally
 // everything runs with the root deno.json. Check that every import a function declares is in the
-// root imports with the identical value, so both resolve the same pinned versions. A function
-// without a deno.json, or whose deno.json has no imports, is skipped.
+// root imports with the identical value, so both resolve the same pinned versions, and that the
+// function (with every _shared module it pulls in) type-checks with its own deno.json alone, so
+// no import resolves locally only. A function without a deno.json, or whose deno.json has no
+// imports, is skipped.
 //
-// Usage: deno run --allow-read scripts/check_function_imports.ts   (exit 1 on any mismatch)
+// Usage: deno run --allow-read --allow-run --allow-env scripts/check_function_imports.ts
+// (exit 1 on any problem)
 
 import { functionNames } from "./functions.ts";
 
@@ -47,13 +50,35 @@ for (const name of functionNames()) {
       );
     }
   }
+  // As deploy bundles it: only this function's import map (no lock file written beside it).
+  const check = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "check",
+      "--quiet",
+      "--no-lock",
+      "--config",
+      path,
+      `supabase/functions/${name}/index.ts`,
+    ],
+    cwd: root.pathname,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!check.success) {
+    problems.push(
+      `${path}: the function does not type-check with its own imports:\n${
+        new TextDecoder().decode(check.stderr)
+      }`,
+    );
+  }
   checked.push(name);
 }
 
 for (const problem of problems) console.log(`  ${problem}`);
 if (problems.length > 0) Deno.exit(1);
 console.log(
-  `  ${checked.length} function deno.json file(s) match the root imports${
+  `  ${checked.length} function deno.json file(s) match the root imports and resolve alone${
     checked.length ? `: ${checked.join(", ")}` : ""
   }`,
 );

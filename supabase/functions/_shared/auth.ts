@@ -2,18 +2,11 @@
 // key: the legacy service-role JWT and sb_secret_... API keys (checked by @supabase/server,
 // which refuses legacy JWTs). Either may come as `Authorization: Bearer` or as `apikey`.
 import { verifyCredentials } from "@supabase/server/core";
-import { timingSafeEqual } from "node:crypto";
+import { constantTimeEqual } from "./constant_time.ts";
 import { HttpError } from "./errors.ts";
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const API_KEY_SHAPE = /^sb_(secret|publishable)_[A-Za-z0-9_-]+$/;
-
-export function constantTimeEqual(a: string, b: string): boolean {
-  const left = new TextEncoder().encode(a);
-  const right = new TextEncoder().encode(b);
-  // Compare equal lengths only, so the time taken says nothing about the secret.
-  return left.length === right.length && timingSafeEqual(left, right);
-}
 
 const unauthorized = () =>
   new HttpError(

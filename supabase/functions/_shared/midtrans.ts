@@ -2,7 +2,7 @@
 import { createClient, FunctionsHttpError } from "@supabase/supabase-js";
 import type postgres from "postgres";
 import { z } from "zod";
-import { constantTimeEqual } from "./auth.ts";
+import { constantTimeEqual } from "./constant_time.ts";
 import { db, withTimeout } from "./db.ts";
 import { ConfigError, HttpError } from "./errors.ts";
 
