@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import {
   env,
+  freePort,
   settleBackgroundWork,
   spawnFunctionsServer,
   type Sql,
@@ -19,14 +20,14 @@ import {
   type WebhookAnswer,
 } from "./support/notify.ts";
 
-// Extra servers of this file (scripts/test gives each engineer a range; see tests/support).
-const DEAD_PORT = 54751;
-const FAILING_ASSIGN_PORT = 54750;
-const HANGING_PEER_PORT = 54752;
-const HANGING_ASSIGN_PORT = 54753;
-const RESTARTED_PORT = 54754;
-const SILENT_DB_PORT = 54755;
-const SILENT_DB_SERVER_PORT = 54756;
+// Extra servers and peers of this file, on ports free when it starts (two runs never collide).
+const DEAD_PORT = freePort();
+const FAILING_ASSIGN_PORT = freePort();
+const HANGING_PEER_PORT = freePort();
+const HANGING_ASSIGN_PORT = freePort();
+const RESTARTED_PORT = freePort();
+const SILENT_DB_PORT = freePort();
+const SILENT_DB_SERVER_PORT = freePort();
 
 /** Bookings `${prefix}-1..count`, pending, 100000 IDR, one hour each from 2031-02-01. */
 async function pendingBookings(
