@@ -495,6 +495,34 @@ comment on view public.meeting_link_capacity is
   'Per day (Asia/Jakarta): the most paid bookings overlapping at once, against the links that can '
   'be assigned. Peak above available_links means bookings of that day wait for a link.';
 
+create function public.paid_bookings_sharing_a_link()
+returns table (meeting_link_id uuid, booking_id uuid, order_id text, starts_at timestamptz,
+  ends_at timestamptz, overlaps_until timestamptz)
+language sql
+stable
+security definer
+set search_path = ''
+-- Reads the table itself, never an index: an index entry wrongly marked dead hides a row from
+-- index scans and from the exclusion constraint alike (see the README).
+set enable_indexscan = off
+set enable_indexonlyscan = off
+set enable_bitmapscan = off
+as $$
+  select meeting_link_id, id, order_id, starts_at, ends_at, previous_end
+  from (
+    select b.meeting_link_id, b.id, b.order_id, b.starts_at, b.ends_at,
+      max(b.ends_at) over (partition by b.meeting_link_id order by b.starts_at, b.id
+        rows between unbounded preceding and 1 preceding) as previous_end
+    from public.bookings b
+    where b.payment_status = 'paid' and b.meeting_link_id is not null
+  ) ordered
+  where starts_at < previous_end
+  order by meeting_link_id, starts_at;
+$$;
+comment on function public.paid_bookings_sharing_a_link() is
+  'Health check that trusts no index: paid bookings whose slot overlaps an earlier paid booking '
+  'on the same link. Always empty while the exclusion constraint holds.';
+
 -- ---------------------------------------------------------------------------
 -- Access: anon and authenticated get nothing; functions run as their owner.
 -- ---------------------------------------------------------------------------
@@ -510,4 +538,5 @@ grant select on public.meeting_link_pool_status, public.paid_bookings_without_li
 
 revoke execute on all functions in schema public from anon, authenticated, service_role, public;
 grant execute on function public.find_available_meeting_link(timestamptz, timestamptz),
-  public.assign_meeting_link(uuid), public.assign_pending_meeting_links() to service_role;
+  public.assign_meeting_link(uuid), public.assign_pending_meeting_links(),
+  public.paid_bookings_sharing_a_link() to service_role;

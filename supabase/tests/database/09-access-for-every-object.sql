@@ -66,7 +66,7 @@ select plan(
   + 2 * (select count(*)::int from system_relations)            -- per role and relation
   + 2 * (select count(*)::int from system_functions)            -- per role and function
   + 2                                                           -- trying, per role
-  + 4 + 1                                                       -- service_role's functions
+  + 5 + 1                                                       -- service_role's functions
   + (select count(*)::int from system_relations where relkind = 'v')  -- its views
   + 4 + 4                                                       -- its notification log
 );
@@ -98,11 +98,13 @@ set local request.jwt.claims = '{"sub": "00000000-0000-0000-0000-000000000001", 
 select is_empty($$select * from pg_temp.reachable()$$, 'a signed-in user reaches no object by trying');
 reset role;
 
--- service_role: what the two functions call, and reading the views and the notification log.
+-- service_role: what the two functions call, the health check, and reading the views and the
+-- notification log.
 select ok(has_function_privilege('service_role', f, 'EXECUTE'), format('service_role can execute %s', f))
 from unnest(array['public.assign_meeting_link(uuid)', 'public.assign_pending_meeting_links()',
   'public.find_available_meeting_link(timestamptz, timestamptz)',
-  'public.record_midtrans_notification(jsonb)']::regprocedure[]) as f;
+  'public.record_midtrans_notification(jsonb)',
+  'public.paid_bookings_sharing_a_link()']::regprocedure[]) as f;
 select is(
   (select array_agg(f.name order by f.name) from system_functions f
    join pg_proc p on p.oid = f.oid
@@ -110,8 +112,8 @@ select is(
      and has_function_privilege('service_role', f.oid, 'EXECUTE')),
   array['assign_meeting_link(uuid)', 'assign_pending_meeting_links()',
     'find_available_meeting_link(timestamp with time zone,timestamp with time zone)',
-    'record_midtrans_notification(jsonb)'],
-  'the only security definer functions service_role can call are those four (trigger functions run only as triggers)');
+    'paid_bookings_sharing_a_link()', 'record_midtrans_notification(jsonb)'],
+  'the only security definer functions service_role can call are those five (trigger functions run only as triggers)');
 select ok(has_table_privilege('service_role', s.oid, 'SELECT'), format('service_role can read %s', s.name))
 from system_relations s where s.relkind = 'v' order by s.name;
 select ok(has_table_privilege('service_role', 'public.midtrans_notifications', 'SELECT'),
