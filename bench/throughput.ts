@@ -88,44 +88,23 @@ export async function throughput(sql: Sql): Promise<ThroughputResult> {
     await load(200, CALLERS, select1);
 
     let ids = await bookingsOverAMonth(sql);
-    await load(
-      CALLERS * 4,
-      CALLERS,
-      (i) =>
-        postFunction("assign-meeting-link", { bookingId: ids[i] }, serviceRole),
-    );
+    // Reads `ids` when called: each phase assigns a fresh set of bookings.
+    const assign = (i: number) =>
+      postFunction("assign-meeting-link", { bookingId: ids[i] }, serviceRole);
+    const outcome = (r: { status: number; error?: string }) =>
+      r.status === 200 ? "200" : `${r.status} ${r.error}`;
+    await load(CALLERS * 4, CALLERS, assign);
     ids = await bookingsOverAMonth(sql);
     const httpNoop = measured(await load(BOOKINGS, CALLERS, noop));
-    const httpAssign = measured(
-      await load(
-        BOOKINGS,
-        CALLERS,
-        (i) =>
-          postFunction(
-            "assign-meeting-link",
-            { bookingId: ids[i] },
-            serviceRole,
-          ),
-      ),
-      (r) => r.status === 200 ? "200" : `${r.status} ${r.error}`,
-    );
+    const httpAssign = measured(await load(BOOKINGS, CALLERS, assign), outcome);
     let pairs = await overlappingPairs(sql);
     // One caller at a time: the service time, without queueing for the two cores.
     ids = await bookingsOverAMonth(sql);
     const single = Math.min(500, BOOKINGS);
     const httpNoopOneCaller = measured(await load(single, 1, noop));
     const httpAssignOneCaller = measured(
-      await load(
-        single,
-        1,
-        (i) =>
-          postFunction(
-            "assign-meeting-link",
-            { bookingId: ids[i] },
-            serviceRole,
-          ),
-      ),
-      (r) => r.status === 200 ? "200" : `${r.status} ${r.error}`,
+      await load(single, 1, assign),
+      outcome,
     );
 
     const sqlSelect1 = measured(await load(BOOKINGS, CALLERS, select1));

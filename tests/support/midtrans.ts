@@ -73,11 +73,13 @@ export function followUp(
 export async function postToWebhook(
   body: string,
   apiUrl = env.apiUrl,
+  timeoutMs = 15_000,
 ): Promise<FunctionResponse> {
   const response = await fetch(`${apiUrl}/functions/v1/midtrans-webhook`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body,
+    signal: AbortSignal.timeout(timeoutMs),
   });
   const text = await response.text();
   let json: unknown;

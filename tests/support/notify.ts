@@ -2,7 +2,7 @@
 // order_id + status_code + gross_amount + server key) and POSTed to the webhook over HTTP.
 
 import { env } from "./env.ts";
-import { midtransSignatureOf } from "./midtrans.ts";
+import { midtransSignatureOf, postToWebhook } from "./midtrans.ts";
 
 export type Notification = Record<string, unknown> & {
   order_id: string;
@@ -57,24 +57,16 @@ export async function postNotification(
   timeoutMs = 15_000,
 ): Promise<WebhookAnswer> {
   const started = performance.now();
-  const response = await fetch(`${apiUrl}/functions/v1/midtrans-webhook`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: typeof notification === "string"
+  const response = await postToWebhook(
+    typeof notification === "string"
       ? notification
       : JSON.stringify(notification),
-    signal: AbortSignal.timeout(timeoutMs),
-  });
-  const text = await response.text();
-  let body: Record<string, unknown> | undefined;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = undefined;
-  }
+    apiUrl,
+    timeoutMs,
+  );
   return {
     status: response.status,
-    body,
+    body: response.json as Record<string, unknown> | undefined,
     ms: Math.round(performance.now() - started),
   };
 }
