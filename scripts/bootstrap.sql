@@ -32,6 +32,18 @@ grant usage on schema extensions to postgres, anon, authenticated, service_role;
 create schema if not exists auth;
 grant usage on schema auth to anon, authenticated, service_role;
 
+-- The part of auth.users that migrations may reference (bookings.customer_user_id). Hosted
+-- Supabase's table has many more columns, all managed by Supabase Auth.
+create table if not exists auth.users (
+  instance_id uuid,
+  id uuid not null primary key,
+  aud varchar(255),
+  role varchar(255),
+  email varchar(255),
+  created_at timestamptz default now(),
+  updated_at timestamptz default now()
+);
+
 create or replace function auth.uid() returns uuid
 language sql stable
 as $$

@@ -1,6 +1,7 @@
 -- Every table, view, sequence and function of this system, enumerated from the catalog (so a
--- new object is covered without editing this file): anon and authenticated can use none of
--- them, and service_role can do exactly what the functions need.
+-- new object is covered without editing this file): anon can use none of them, authenticated
+-- only reads its own bookings' slot, payment status and link, and service_role can do exactly
+-- what the functions need.
 begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = public, extensions;
@@ -63,10 +64,11 @@ grant execute on function pg_temp.reachable() to anon, authenticated;
 
 select plan(
   2                                                             -- the catalog lists objects
-  + 2 * (select count(*)::int from system_relations)            -- per role and relation
+  + 2 * (select count(*)::int from system_relations) - 2        -- per role and relation
+  + 4                                                           -- a customer's columns
   + 2 * (select count(*)::int from system_functions)            -- per role and function
   + 2                                                           -- trying, per role
-  + 5 + 1                                                       -- service_role's functions
+  + 9 + 1                                                       -- service_role's functions
   + (select count(*)::int from system_relations where relkind = 'v')  -- its views
   + 4 + 4                                                       -- its notification log
 );
@@ -83,7 +85,31 @@ select ok(not (
       or has_any_column_privilege(r.role, s.oid, 'SELECT, INSERT, UPDATE, REFERENCES') end),
   format('%s has no privilege on %s', r.role, s.name))
 from (values ('anon'), ('authenticated')) as r(role), system_relations s
+where (r.role, s.name) not in (('authenticated', 'table bookings'),
+  ('authenticated', 'table meeting_links_pool'))
 order by r.role, s.name;
+
+-- A signed-in customer: SELECT on exactly these columns (RLS limits the rows), nothing else.
+create temp view authenticated_columns as
+select a.attrelid::regclass::text as relation, a.attname::text as column_name,
+  has_column_privilege('authenticated', a.attrelid, a.attnum, 'SELECT') as can_select,
+  has_column_privilege('authenticated', a.attrelid, a.attnum, 'INSERT, UPDATE, REFERENCES') as can_write
+from pg_attribute a
+where a.attrelid in ('public.bookings'::regclass, 'public.meeting_links_pool'::regclass)
+  and a.attnum > 0 and not a.attisdropped;
+select is(array(select column_name from authenticated_columns
+    where relation = 'bookings' and can_select order by column_name),
+  array['ends_at', 'id', 'meeting_link_id', 'payment_status', 'slot', 'starts_at']::text[],
+  'authenticated may select only a booking''s id, slot, payment status and link id');
+select is(array(select column_name from authenticated_columns
+    where relation = 'meeting_links_pool' and can_select order by column_name),
+  array['id', 'meeting_link']::text[], 'authenticated may select only a link''s id and URL');
+select is_empty($$select * from authenticated_columns where can_write$$,
+  'authenticated may write no column');
+select ok(bool_and(not has_table_privilege('authenticated', s.oid,
+    'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')),
+  'authenticated has no table-wide privilege on bookings or the pool')
+from system_relations s where s.name in ('table bookings', 'table meeting_links_pool');
 select ok(not has_function_privilege(r.role, f.oid, 'EXECUTE'),
   format('%s cannot execute %s', r.role, f.name))
 from (values ('anon'), ('authenticated')) as r(role), system_functions f
@@ -95,7 +121,9 @@ select is_empty($$select * from pg_temp.reachable()$$, 'anon reaches no object b
 reset role;
 set local role authenticated;
 set local request.jwt.claims = '{"sub": "00000000-0000-0000-0000-000000000001", "role": "authenticated"}';
-select is_empty($$select * from pg_temp.reachable()$$, 'a signed-in user reaches no object by trying');
+select results_eq($$select * from pg_temp.reachable() order by 1$$,
+  $$values ('read table bookings'), ('read table meeting_links_pool')$$,
+  'a signed-in user reaches nothing by trying but reading bookings and links (their own rows: see 31-)');
 reset role;
 
 -- service_role: what the two functions call, the health check, and reading the views and the
@@ -104,16 +132,24 @@ select ok(has_function_privilege('service_role', f, 'EXECUTE'), format('service_
 from unnest(array['public.assign_meeting_link(uuid)', 'public.assign_pending_meeting_links()',
   'public.find_available_meeting_link(timestamptz, timestamptz)',
   'public.record_midtrans_notification(jsonb)',
-  'public.paid_bookings_sharing_a_link()']::regprocedure[]) as f;
+  'public.paid_bookings_sharing_a_link()',
+  'public.claim_booking_emails(integer, interval, text)',
+  'public.finish_booking_email(bigint, uuid, text, boolean)',
+  'public.resend_booking_email(bigint)',
+  'public.reschedule_booking(uuid, timestamptz, timestamptz)']::regprocedure[]) as f;
 select is(
   (select array_agg(f.name order by f.name) from system_functions f
    join pg_proc p on p.oid = f.oid
    where f.security_definer and p.prorettype <> 'trigger'::regtype
      and has_function_privilege('service_role', f.oid, 'EXECUTE')),
   array['assign_meeting_link(uuid)', 'assign_pending_meeting_links()',
+    'claim_booking_emails(integer,interval,text)',
     'find_available_meeting_link(timestamp with time zone,timestamp with time zone)',
-    'paid_bookings_sharing_a_link()', 'record_midtrans_notification(jsonb)'],
-  'the only security definer functions service_role can call are those five (trigger functions run only as triggers)');
+    'finish_booking_email(bigint,uuid,text,boolean)',
+    'paid_bookings_sharing_a_link()', 'record_midtrans_notification(jsonb)',
+    'reschedule_booking(uuid,timestamp with time zone,timestamp with time zone)',
+    'resend_booking_email(bigint)'],
+  'the only security definer functions service_role can call are these nine (trigger functions run only as triggers)');
 select ok(has_table_privilege('service_role', s.oid, 'SELECT'), format('service_role can read %s', s.name))
 from system_relations s where s.relkind = 'v' order by s.name;
 select ok(has_table_privilege('service_role', 'public.midtrans_notifications', 'SELECT'),
