@@ -308,3 +308,42 @@ stop_process() { # pid, seconds
   done
   wait "$pid" 2>/dev/null || true
 }
+
+# --- the mail catcher and the email schedule -------------------------------------------------------
+
+# MailDev (pinned in tools/) catches every email: web UI and REST API on web_port, SMTP on
+# smtp_port, mails kept in dir. Beside it, the local stand-in for hosted Supabase's pg_cron +
+# pg_net job (migration *_booking_emails_schedule.sql): scripts/email_schedule.ts POSTs to
+# send-booking-emails every EMAIL_SCHEDULE_SECONDS (60; 0: no schedule). Exports what functions and tests read
+# (SMTP_URL, EMAIL_FROM, MAILDEV_URL; SMTP_URL/EMAIL_FROM already set win), so call it after
+# export_function_env and before start_functions_server. Sets MAIL_PIDS; stop_mail_stack ends them.
+start_mail_stack() { # web_port, smtp_port, dir
+  local web="$1" smtp="$2" dir="$3" deadline
+  require_free_port "$web" "MailDev's web UI and API" "MAIL_WEB_PORT=<port>"
+  require_free_port "$smtp" "MailDev's SMTP server" "MAIL_SMTP_PORT=<port>"
+  mkdir -p "$dir/mail"
+  "$TOOLS_DIR/node_modules/.bin/maildev" --ip 127.0.0.1 --smtp "$smtp" --web-ip 127.0.0.1 \
+    --web "$web" --mail-directory "$dir/mail" --silent >>"$dir/maildev.log" 2>&1 </dev/null 9>&- &
+  MAIL_PIDS=("$!")
+  deadline=$((SECONDS + 30))
+  until [ "$(http_status "$web" /api/healthz 2>/dev/null)" = 200 ]; do
+    kill -0 "${MAIL_PIDS[0]}" 2>/dev/null && ((SECONDS < deadline)) ||
+      die "MailDev did not start on ports $web/$smtp (log: $dir/maildev.log)"
+    sleep 0.3
+  done
+  export SMTP_URL="${SMTP_URL:-smtp://127.0.0.1:$smtp}"
+  export EMAIL_FROM="${EMAIL_FROM:-Meeting links <bookings@example.com>}"
+  export MAILDEV_URL="http://127.0.0.1:$web"
+  if [ "${EMAIL_SCHEDULE_SECONDS:-60}" != 0 ]; then
+    "$DENO" run --no-prompt --allow-net --allow-env "$ROOT/scripts/email_schedule.ts" \
+      >>"$dir/email_schedule.log" 2>&1 </dev/null 9>&- &
+    MAIL_PIDS+=("$!")
+  fi
+}
+
+MAIL_PIDS=()
+stop_mail_stack() {
+  local pid
+  for pid in "${MAIL_PIDS[@]}"; do stop_process "$pid" 10; done
+  MAIL_PIDS=()
+}

@@ -3,7 +3,8 @@
 import type { Sql } from "./db.ts";
 
 export async function resetData(sql: Sql): Promise<void> {
-  await sql`truncate public.midtrans_notifications, public.bookings, public.meeting_links_pool`;
+  await sql`truncate public.midtrans_notifications, public.booking_emails, public.bookings,
+    public.meeting_links_pool`;
 }
 
 /** A valid Meet link for the number n: the digits spelled as letters (0 → a ... 9 → j). */

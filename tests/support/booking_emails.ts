@@ -1,0 +1,62 @@
+// Bookings with a customer to email, and draining the outbox, for the email tests.
+import { type Sql } from "./db.ts";
+import { env } from "./env.ts";
+
+export type Customer = {
+  email: string;
+  name?: string;
+  locale?: "en" | "id";
+  timeZone?: string;
+};
+
+/** A pending booking of 150000 IDR for `orderId` with a customer; returns its id. */
+export async function createCustomerBooking(
+  sql: Sql,
+  orderId: string,
+  customer: Customer,
+  slot = { startsAt: "2031-03-03 10:00+07", endsAt: "2031-03-03 11:00+07" },
+): Promise<string> {
+  const [{ id }] = await sql<{ id: string }[]>`
+    insert into bookings (order_id, amount, starts_at, ends_at, customer_email, customer_name,
+      locale, customer_time_zone)
+    values (${orderId}, 150000, ${slot.startsAt}, ${slot.endsAt}, ${customer.email},
+      ${customer.name ?? null}, ${customer.locale ?? "id"},
+      ${customer.timeZone ?? "Asia/Jakarta"})
+    returning id`;
+  return id;
+}
+
+export type DrainAnswer = {
+  status: number;
+  body: { sent?: number; retrying?: number; failed?: number; error?: string };
+};
+
+/** POSTs to send-booking-emails as the schedule does. */
+export async function drain(apiUrl = env.apiUrl): Promise<DrainAnswer> {
+  const response = await fetch(`${apiUrl}/functions/v1/send-booking-emails`, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${env.serviceRoleKey}`,
+      "content-type": "application/json",
+    },
+    body: "{}",
+    signal: AbortSignal.timeout(60_000),
+  });
+  return { status: response.status, body: await response.json() };
+}
+
+export type OutboxRow = {
+  kind: string;
+  status: string;
+  recipient: string | null;
+  calendar_sequence: number | null;
+  message_id: string | null;
+  attempts: number;
+};
+
+export async function outbox(sql: Sql, orderId: string): Promise<OutboxRow[]> {
+  const rows = await sql<OutboxRow[]>`
+    select kind, status, recipient, calendar_sequence, message_id, attempts
+    from booking_emails where order_id = ${orderId} order by id`;
+  return rows.map((row) => ({ ...row }));
+}
