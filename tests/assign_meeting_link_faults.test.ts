@@ -114,7 +114,18 @@ Deno.test("each request leaves one JSON log line with the function, bookingId, o
     } finally {
       output = await server.stop();
     }
-    const lines = jsonLines(output.stdout);
+    // Request lines of this function; background tasks (the email drain) log lines of their own.
+    const all = jsonLines(output.stdout);
+    const lines = all.filter((line) =>
+      line.function === "assign-meeting-link" && line.task === undefined
+    );
+    assert.deepEqual(
+      all.filter((line) => line.task === "request_email_drain").map((line) =>
+        line.outcome
+      ),
+      ["drained", "drained"],
+      "a new link and a pool_exhausted flag each ask for the queued emails to be sent",
+    );
     assert.deepEqual(
       jsonLines(output.stderr),
       [],

@@ -82,10 +82,7 @@ emailTest(
     assert.match(source, /DTSTART:20310303T030000Z/);
     const [row] = await outbox(sql, "mail-settle-1");
     assert.equal(row.status, "sent");
-    assert.match(
-      source,
-      new RegExp(`^Message-ID: ${row.message_id}\\r?$`, "mi"),
-    );
+    assert.equal(email.headers["message-id"], row.message_id);
 
     // Draining again (the schedule, a retried request) sends nothing more.
     assert.equal((await drain()).status, 200);

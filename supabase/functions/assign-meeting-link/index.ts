@@ -2,8 +2,14 @@
 import { requireServiceRole } from "../_shared/auth.ts";
 import { runInBackground } from "../_shared/background.ts";
 import { requestEmailDrain } from "../_shared/email_drain.ts";
+import { HttpError } from "../_shared/errors.ts";
 import { json, parseWith, postHandler, readJson } from "../_shared/http.ts";
 import { assignMeetingLink, AssignRequest } from "../_shared/meeting_links.ts";
+
+// A new link, or the pool_exhausted flag, queued an email for the customer: send it now, after
+// the answer (the every-minute schedule is the safety net).
+const sendQueuedEmails = () =>
+  runInBackground(requestEmailDrain("assign-meeting-link"));
 
 export default {
   fetch: postHandler("assign-meeting-link", async (req, log) => {
@@ -13,12 +19,18 @@ export default {
       await readJson(req, 16 * 1024),
     );
     log.bookingId = bookingId;
-    // The assignment (or the pool_exhausted flag) queued the customer's email: send it now,
-    // after the answer, whatever the outcome.
-    const assignment = await assignMeetingLink(bookingId).finally(() =>
-      runInBackground(requestEmailDrain("assign-meeting-link"))
-    );
-    log.outcome = assignment.alreadyAssigned ? "already_assigned" : "assigned";
-    return json(assignment);
+    try {
+      const assignment = await assignMeetingLink(bookingId);
+      if (!assignment.alreadyAssigned) sendQueuedEmails();
+      log.outcome = assignment.alreadyAssigned
+        ? "already_assigned"
+        : "assigned";
+      return json(assignment);
+    } catch (error) {
+      if (error instanceof HttpError && error.code === "pool_exhausted") {
+        sendQueuedEmails();
+      }
+      throw error;
+    }
   }),
 };
