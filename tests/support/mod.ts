@@ -47,6 +47,7 @@ export {
   statusCodeFor,
   webhookTest,
 } from "./webhook.ts";
+export { captureConsole } from "./console.ts";
 export { signJwt } from "./jwt.ts";
 export { prng } from "./random.ts";
 export {
