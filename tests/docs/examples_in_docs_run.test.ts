@@ -99,20 +99,18 @@ function pattern(answer: string): RegExp {
   return new RegExp(escaped.join("[\\s\\S]*?"), "i");
 }
 
+/** Runs SQL as an admin would, with psql, stopping at the first error. */
+async function runSql(code: string, where: string): Promise<void> {
+  const args = [env.dbUrl, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-"];
+  const result = await run(psql, args, code);
+  assert.equal(result.code, 0, `${where}: psql failed\n${result.stderr}`);
+}
+
 async function runBlock(block: Block): Promise<void> {
   const where = `${block.file}:${block.line}`;
   const code = forTestStack(block.code);
   if (block.lang === "sql") {
-    const result = await run(psql, [
-      env.dbUrl,
-      "-X",
-      "-q",
-      "-v",
-      "ON_ERROR_STOP=1",
-      "-f",
-      "-",
-    ], code);
-    assert.equal(result.code, 0, `${where}: psql failed\n${result.stderr}`);
+    await runSql(code, where);
     return;
   }
   // curl -s prints no newline after a body: add one, so answers stay apart.
@@ -137,16 +135,10 @@ async function runBlock(block: Block): Promise<void> {
 
 async function seeded(): Promise<void> {
   await withSql(resetData);
-  const seed = await run(psql, [
-    env.dbUrl,
-    "-X",
-    "-q",
-    "-v",
-    "ON_ERROR_STOP=1",
-    "-f",
-    "-",
-  ], Deno.readTextFileSync(new URL("supabase/seed.sql", root)));
-  assert.equal(seed.code, 0, seed.stderr);
+  await runSql(
+    Deno.readTextFileSync(new URL("supabase/seed.sql", root)),
+    "supabase/seed.sql",
+  );
 }
 
 Deno.test("every sql and sh block in the docs either runs and shows its real answers, or says why it is not run", async (t) => {

@@ -48,6 +48,7 @@ export {
   webhookTest,
 } from "./webhook.ts";
 export { captureConsole } from "./console.ts";
+export { callInProcess, downDatabaseUrl } from "./in_process.ts";
 export { signJwt } from "./jwt.ts";
 export { prng } from "./random.ts";
 export {

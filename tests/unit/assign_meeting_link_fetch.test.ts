@@ -3,27 +3,25 @@
 import assert from "node:assert/strict";
 import { fetchWith } from "../../supabase/functions/assign-meeting-link/index.ts";
 import { db } from "../../supabase/functions/_shared/db.ts";
-import { captureConsole, freePort } from "../support/mod.ts";
+import { callInProcess, downDatabaseUrl } from "../support/mod.ts";
 
 const KEY = "eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.dW5pdA";
-const DOWN_DB =
-  `postgresql://postgres:postgres@127.0.0.1:${freePort()}/postgres`;
 const env = new Map([
   ["SUPABASE_SERVICE_ROLE_KEY", KEY],
-  ["SUPABASE_DB_URL", DOWN_DB],
+  ["SUPABASE_DB_URL", downDatabaseUrl()],
 ]);
 const BOOKING = "5a7c1a52-8d0c-4d4e-9a57-0f1e7b1c2d3e";
 
-async function call(
+/** One in-process call. */
+function call(
   init: RequestInit,
   settings: Map<string, string> = env,
-): Promise<{ status: number; body: Record<string, unknown> }> {
-  const request = new Request(
-    "http://functions.test/functions/v1/assign-meeting-link",
+): ReturnType<typeof callInProcess> {
+  return callInProcess(
+    fetchWith(settings),
+    "assign-meeting-link",
     init,
   );
-  const { result } = await captureConsole(() => fetchWith(settings)(request));
-  return { status: result.status, body: await result.json() };
 }
 
 const asService = {
@@ -102,11 +100,11 @@ Deno.test("assign-meeting-link in-process: each refusal before the database, wit
   for (const [name, init, status, error] of cases) {
     await t.step(name, async () => {
       const answer = await call(init);
-      assert.deepEqual([answer.status, answer.body.error], [status, error]);
+      assert.deepEqual([answer.status, answer.error], [status, error]);
     });
   }
   await t.step("the 400 names the field", async () => {
-    const { body } = await call({
+    const { json: body } = await call({
       method: "POST",
       body: '{"bookingId":42}',
       headers: asService,
@@ -125,13 +123,13 @@ Deno.test("assign-meeting-link in-process: no SUPABASE_DB_URL is 500 server_misc
     init,
     new Map([["SUPABASE_SERVICE_ROLE_KEY", KEY]]),
   );
-  assert.deepEqual([misconfigured.status, misconfigured.body.error], [
+  assert.deepEqual([misconfigured.status, misconfigured.error], [
     500,
     "server_misconfigured",
   ]);
   try {
     const down = await call(init);
-    assert.deepEqual([down.status, down.body.error], [
+    assert.deepEqual([down.status, down.error], [
       503,
       "database_unavailable",
     ]);

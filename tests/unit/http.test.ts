@@ -10,10 +10,10 @@ import {
 } from "../../supabase/functions/_shared/http.ts";
 import { captureConsole } from "../support/mod.ts";
 
-const URL_ = "http://functions.test/functions/v1/example";
+const FUNCTION_URL = "http://functions.test/functions/v1/example";
 
 function post(body: BodyInit | null, headers: Record<string, string> = {}) {
-  return new Request(URL_, { method: "POST", body, headers });
+  return new Request(FUNCTION_URL, { method: "POST", body, headers });
 }
 
 const JSON_TYPE = { "content-type": "application/json" };
@@ -130,7 +130,7 @@ Deno.test("postHandler answers preflights and wrong methods itself, maps failure
     "OPTIONS: 200 {ok: true} with CORS headers; the handler is not called",
     async () => {
       const { result: response, lines } = await captureConsole(() =>
-        fetch(new Request(URL_, { method: "OPTIONS" }))
+        fetch(new Request(FUNCTION_URL, { method: "OPTIONS" }))
       );
       assert.equal(response.status, 200);
       assert.deepEqual(await response.json(), { ok: true });
@@ -145,7 +145,7 @@ Deno.test("postHandler answers preflights and wrong methods itself, maps failure
     async () => {
       for (const method of ["GET", "PUT", "DELETE"]) {
         const { result: response } = await captureConsole(() =>
-          fetch(new Request(URL_, { method }))
+          fetch(new Request(FUNCTION_URL, { method }))
         );
         assert.equal(response.status, 405);
         assert.equal(response.headers.get("allow"), "POST, OPTIONS");
@@ -158,7 +158,7 @@ Deno.test("postHandler answers preflights and wrong methods itself, maps failure
     "a thrown HttpError: its status and body, logged with its code",
     async () => {
       const { result: response, lines } = await captureConsole(() =>
-        fetch(new Request(`${URL_}?fail=http`, { method: "POST" }))
+        fetch(new Request(`${FUNCTION_URL}?fail=http`, { method: "POST" }))
       );
       assert.equal(response.status, 409);
       assert.deepEqual(await response.json(), {
@@ -175,7 +175,7 @@ Deno.test("postHandler answers preflights and wrong methods itself, maps failure
     "any other error: 500 internal_error, the cause in the log and not in the body",
     async () => {
       const { result: response, lines, errors } = await captureConsole(() =>
-        fetch(new Request(`${URL_}?fail=bug`, { method: "POST" }))
+        fetch(new Request(`${FUNCTION_URL}?fail=bug`, { method: "POST" }))
       );
       assert.equal(response.status, 500);
       const text = await response.text();
@@ -190,7 +190,7 @@ Deno.test("postHandler answers preflights and wrong methods itself, maps failure
     "a log line is one JSON object with function, method, status, fields and ms",
     async () => {
       const { lines } = await captureConsole(() =>
-        fetch(new Request(URL_, { method: "POST" }))
+        fetch(new Request(FUNCTION_URL, { method: "POST" }))
       );
       assert.deepEqual(Object.keys(lines[0]), [
         "function",

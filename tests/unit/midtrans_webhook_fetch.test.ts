@@ -4,34 +4,28 @@ import assert from "node:assert/strict";
 import { fetchWith } from "../../supabase/functions/midtrans-webhook/index.ts";
 import { db } from "../../supabase/functions/_shared/db.ts";
 import {
-  captureConsole,
-  freePort,
+  callInProcess,
+  downDatabaseUrl,
   settlement,
   signed,
 } from "../support/mod.ts";
 
 const SERVER_KEY = "SB-Mid-server-UNIT-TEST";
-const DOWN_DB =
-  `postgresql://postgres:postgres@127.0.0.1:${freePort()}/postgres`;
 const env = new Map([
   ["MIDTRANS_SERVER_KEY", SERVER_KEY],
-  ["SUPABASE_DB_URL", DOWN_DB],
+  ["SUPABASE_DB_URL", downDatabaseUrl()],
 ]);
 
-async function notify(
+/** One notification POSTed in-process. */
+function notify(
   body: unknown,
   settings: Map<string, string> = env,
-): Promise<{ status: number; body: Record<string, unknown> }> {
-  const request = new Request(
-    "http://functions.test/functions/v1/midtrans-webhook",
-    {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: typeof body === "string" ? body : JSON.stringify(body),
-    },
-  );
-  const { result } = await captureConsole(() => fetchWith(settings)(request));
-  return { status: result.status, body: await result.json() };
+): ReturnType<typeof callInProcess> {
+  return callInProcess(fetchWith(settings), "midtrans-webhook", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
 }
 
 Deno.test("midtrans-webhook in-process: unsigned, mis-signed and malformed notifications are refused with their codes", async (t) => {
@@ -73,21 +67,24 @@ Deno.test("midtrans-webhook in-process: unsigned, mis-signed and malformed notif
   for (const [name, body, status, error] of cases) {
     await t.step(name, async () => {
       const answer = await notify(body);
-      assert.deepEqual([answer.status, answer.body.error], [status, error]);
+      assert.deepEqual([answer.status, answer.error], [status, error]);
     });
   }
 });
 
 Deno.test("midtrans-webhook in-process: without its server key it refuses even a signed notification (500), and with the database down it answers 503, never 2xx", async () => {
   const good = signed(settlement("unit-order"), SERVER_KEY);
-  const noKey = await notify(good, new Map([["SUPABASE_DB_URL", DOWN_DB]]));
-  assert.deepEqual([noKey.status, noKey.body.error], [
+  const noKey = await notify(
+    good,
+    new Map([["SUPABASE_DB_URL", env.get("SUPABASE_DB_URL")!]]),
+  );
+  assert.deepEqual([noKey.status, noKey.error], [
     500,
     "server_misconfigured",
   ]);
   try {
     const down = await notify(good);
-    assert.deepEqual([down.status, down.body.error], [
+    assert.deepEqual([down.status, down.error], [
       503,
       "database_unavailable",
     ]);
