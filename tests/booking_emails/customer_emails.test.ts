@@ -2,37 +2,32 @@
 // calendar invite when it is paid, a CANCEL when the money goes back, an update when it moves,
 // and "your link will follow" when the pool is empty.
 import assert from "node:assert/strict";
-import { addLinks, meetLink, resetData } from "../support/data.ts";
-import { connect, type Sql } from "../support/db.ts";
-import { settleBackgroundWork } from "../support/http.ts";
 import {
+  addLinks,
   createCustomerBooking,
   drain,
+  Mailbox,
+  meetLink,
   outbox,
-} from "../support/booking_emails.ts";
-import { Mailbox } from "../support/maildev.ts";
-import { pay, refund } from "../support/pay.ts";
+  pay,
+  refund,
+  type Sql,
+  webhookTest,
+} from "../support/mod.ts";
 
 const mailbox = new Mailbox();
 const SLOT = { startsAt: "2031-03-03 10:00+07", endsAt: "2031-03-03 11:00+07" };
 
+/** A webhook test (empty tables, `links` links) that also starts from an empty inbox. */
 function emailTest(
   name: string,
   fn: (sql: Sql) => Promise<void>,
-  { links = 1 } = {},
+  options: { links?: number } = {},
 ): void {
-  Deno.test(name, async () => {
-    const sql = connect();
-    try {
-      await resetData(sql);
-      await mailbox.clear();
-      if (links > 0) await addLinks(sql, links);
-      await fn(sql);
-    } finally {
-      await settleBackgroundWork();
-      await sql.end({ timeout: 5 });
-    }
-  });
+  webhookTest(name, async (sql) => {
+    await mailbox.clear();
+    await fn(sql);
+  }, options);
 }
 
 emailTest(

@@ -1,12 +1,19 @@
 // Delivery faults with real processes: the mail server stopped while emails are due, and two
 // functions servers draining one outbox at the same time. Nothing is lost, nothing sent twice.
 import assert from "node:assert/strict";
-import { drain, outbox } from "../support/booking_emails.ts";
-import { addLinks, resetData } from "../support/data.ts";
-import { connect, type Sql } from "../support/db.ts";
-import { env } from "../support/env.ts";
-import { Mailbox, SpawnedMailDev } from "../support/maildev.ts";
-import { freePort, spawnFunctionsServer } from "../support/server.ts";
+import {
+  addLinks,
+  connect,
+  drain,
+  env,
+  freePort,
+  Mailbox,
+  outbox,
+  resetData,
+  SpawnedMailDev,
+  spawnFunctionsServer,
+  type Sql,
+} from "../support/mod.ts";
 
 const FROM = "Meeting links <bookings@example.com>";
 

@@ -1,6 +1,7 @@
 // Bookings with a customer to email, and draining the outbox, for the email tests.
+import { asServiceRole } from "./assign.ts";
 import { type Sql } from "./db.ts";
-import { env } from "./env.ts";
+import { callFunction } from "./http.ts";
 
 export type Customer = {
   email: string;
@@ -32,17 +33,19 @@ export type DrainAnswer = {
 };
 
 /** POSTs to send-booking-emails as the schedule does. */
-export async function drain(apiUrl = env.apiUrl): Promise<DrainAnswer> {
-  const response = await fetch(`${apiUrl}/functions/v1/send-booking-emails`, {
+export async function drain(apiUrl?: string): Promise<DrainAnswer> {
+  const response = await callFunction("send-booking-emails", {
     method: "POST",
-    headers: {
-      authorization: `Bearer ${env.serviceRoleKey}`,
-      "content-type": "application/json",
-    },
-    body: "{}",
-    signal: AbortSignal.timeout(60_000),
+    headers: asServiceRole,
+    json: {},
+    apiUrl,
+    timeoutMs: 60_000,
+    requireJson: true,
   });
-  return { status: response.status, body: await response.json() };
+  return {
+    status: response.status,
+    body: response.json as DrainAnswer["body"],
+  };
 }
 
 export type OutboxRow = {

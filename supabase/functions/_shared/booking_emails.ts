@@ -12,6 +12,7 @@ import {
   renderCustomerEmail,
   renderOpsAlert,
 } from "./email_content.ts";
+import type { Env } from "./env.ts";
 import { ConfigError } from "./errors.ts";
 
 export type MailConfig = {
@@ -19,14 +20,16 @@ export type MailConfig = {
   from: Mailbox;
   /** Where ops alerts go; without it they are marked skipped. */
   opsEmail?: string;
+  /** A drain stops claiming after this long, well inside an edge function's wall-clock limit. */
+  drainBudgetMs: number;
 };
 
 const MAILBOX = /^\s*(?:(.*?)\s*<([^<>\s]+@[^<>\s]+)>|([^<>\s]+@[^<>\s]+))\s*$/;
 
 /** SMTP_URL, EMAIL_FROM ("Name <address>" or an address) and OPS_EMAIL from the environment. */
-export function mailConfig(): MailConfig {
-  const smtpUrl = Deno.env.get("SMTP_URL");
-  const from = Deno.env.get("EMAIL_FROM");
+export function mailConfig(env: Env = Deno.env): MailConfig {
+  const smtpUrl = env.get("SMTP_URL");
+  const from = env.get("EMAIL_FROM");
   if (!smtpUrl || !from) {
     throw new ConfigError(
       "SMTP_URL and EMAIL_FROM must be set to send booking emails",
@@ -39,7 +42,8 @@ export function mailConfig(): MailConfig {
   return {
     smtpUrl,
     from: { name: match[1] ?? "", address: match[2] ?? match[3] },
-    opsEmail: Deno.env.get("OPS_EMAIL") || undefined,
+    opsEmail: env.get("OPS_EMAIL") || undefined,
+    drainBudgetMs: Number(env.get("EMAIL_DRAIN_BUDGET_MS") ?? 30_000),
   };
 }
 
@@ -47,8 +51,6 @@ const BATCH_SIZE = 20;
 // Longer than one send can take (its timeouts below), so a live drainer never loses its lease.
 const LEASE = "2 minutes";
 const SEND_TIMEOUT_MS = 60_000;
-// A drain stops claiming after this long, well inside an edge function's wall-clock limit.
-const DRAIN_BUDGET_MS = Number(Deno.env.get("EMAIL_DRAIN_BUDGET_MS") ?? 30_000);
 
 let transport: { url: string; mailer: nodemailer.Transporter } | undefined;
 
@@ -132,21 +134,24 @@ async function send(email: Claimed, config: MailConfig): Promise<void> {
 
 async function finish(
   sql: postgres.Sql,
+  env: Env,
   email: Claimed,
   error: string | null,
   skipped = false,
 ): Promise<string | null> {
   const [row] = await withTimeout<{ status: string | null }>(
     sql`select public.finish_booking_email(${email.id}, ${email.lease_token}, ${error}, ${skipped}) as status`,
+    env,
   );
   return row.status;
 }
 
 /** Sends every due email (in batches, until none is due or the time budget is spent). */
 export async function drainBookingEmails(
-  config: MailConfig = mailConfig(),
+  config: MailConfig,
+  env: Env = Deno.env,
 ): Promise<DrainResult> {
-  const sql = db();
+  const sql = db(env);
   const domain = config.from.address.split("@")[1];
   const result: DrainResult = {
     sent: 0,
@@ -155,16 +160,17 @@ export async function drainBookingEmails(
     skipped: 0,
     lostLease: 0,
   };
-  const deadline = Date.now() + DRAIN_BUDGET_MS;
+  const deadline = Date.now() + config.drainBudgetMs;
   while (Date.now() < deadline) {
     const batch = await withTimeout<Claimed>(
       sql`select * from public.claim_booking_emails(${BATCH_SIZE}, ${LEASE}::interval, ${domain})`,
+      env,
     );
     if (batch.length === 0) break;
     await Promise.all(batch.map(async (email) => {
       let status: string | null;
       if (email.kind === "ops_alert" && !config.opsEmail) {
-        status = await finish(sql, email, null, true);
+        status = await finish(sql, env, email, null, true);
       } else {
         let error: string | null = null;
         try {
@@ -172,7 +178,7 @@ export async function drainBookingEmails(
         } catch (failure) {
           error = String((failure as Error)?.message ?? failure);
         }
-        status = await finish(sql, email, error);
+        status = await finish(sql, env, email, error);
       }
       if (status === "sent") result.sent++;
       else if (status === "pending") result.retrying++;

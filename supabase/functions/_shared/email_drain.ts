@@ -1,14 +1,15 @@
 // Asking send-booking-emails to drain the outbox now, from another function's background work
 // (the every-minute schedule is the safety net). Failures are logged, never thrown.
+import type { Env } from "./env.ts";
 
-const DRAIN_TIMEOUT_MS = Number(
-  Deno.env.get("EMAIL_DRAIN_TIMEOUT_MS") ?? 10_000,
-);
-
-export async function requestEmailDrain(caller: string): Promise<void> {
+/** POSTs to send-booking-emails, waiting at most EMAIL_DRAIN_TIMEOUT_MS (default 10 s). */
+export async function requestEmailDrain(
+  caller: string,
+  env: Env = Deno.env,
+): Promise<void> {
   const started = performance.now();
-  const url = Deno.env.get("SUPABASE_URL");
-  const key = Deno.env.get("SUPABASE_SERVICE_ROLE_KEY");
+  const url = env.get("SUPABASE_URL");
+  const key = env.get("SUPABASE_SERVICE_ROLE_KEY");
   let outcome: string;
   try {
     if (!url || !key) {
@@ -23,7 +24,9 @@ export async function requestEmailDrain(caller: string): Promise<void> {
         "content-type": "application/json",
       },
       body: "{}",
-      signal: AbortSignal.timeout(DRAIN_TIMEOUT_MS),
+      signal: AbortSignal.timeout(
+        Number(env.get("EMAIL_DRAIN_TIMEOUT_MS") ?? 10_000),
+      ),
     });
     const body = await response.json().catch(() => undefined);
     outcome = response.ok

@@ -2,25 +2,27 @@
 import { requireServiceRole } from "../_shared/auth.ts";
 import { runInBackground } from "../_shared/background.ts";
 import { requestEmailDrain } from "../_shared/email_drain.ts";
+import type { Env } from "../_shared/env.ts";
 import { HttpError } from "../_shared/errors.ts";
 import { json, parseWith, postHandler, readJson } from "../_shared/http.ts";
 import { assignMeetingLink, AssignRequest } from "../_shared/meeting_links.ts";
 
-// A new link, or the pool_exhausted flag, queued an email for the customer: send it now, after
-// the answer (the every-minute schedule is the safety net).
-const sendQueuedEmails = () =>
-  runInBackground(requestEmailDrain("assign-meeting-link"));
+/** The handler with its settings read from `env` (tests pass their own). */
+export function fetchWith(env: Env = Deno.env) {
+  // A new link, or the pool_exhausted flag, queued an email for the customer: send it now,
+  // after the answer (the every-minute schedule is the safety net).
+  const sendQueuedEmails = () =>
+    runInBackground(requestEmailDrain("assign-meeting-link", env));
 
-export default {
-  fetch: postHandler("assign-meeting-link", async (req, log) => {
-    await requireServiceRole(req);
+  return postHandler("assign-meeting-link", async (req, log) => {
+    await requireServiceRole(req, env);
     const { bookingId } = parseWith(
       AssignRequest,
       await readJson(req, 16 * 1024),
     );
     log.bookingId = bookingId;
     try {
-      const assignment = await assignMeetingLink(bookingId);
+      const assignment = await assignMeetingLink(bookingId, env);
       if (!assignment.alreadyAssigned) sendQueuedEmails();
       log.outcome = assignment.alreadyAssigned
         ? "already_assigned"
@@ -32,5 +34,7 @@ export default {
       }
       throw error;
     }
-  }),
-};
+  });
+}
+
+export default { fetch: fetchWith() };
