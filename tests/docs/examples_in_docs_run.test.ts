@@ -1,11 +1,11 @@
 // Every sql and sh block in the README, docs/, bench/README.md and tests/README.md runs against
 // the stack under test, unless an HTML comment right above it says why it does not
 // (`<!-- not run: <reason> -->`). A file's blocks run in order, after the local seed, with the
-// dev stack's addresses (127.0.0.1:54321 and :54322) replaced by the test stack's. An sh block's
+// dev stack's addresses (127.0.0.1:54321, :54322 and MailDev's :54324) replaced by the test stack's. An sh block's
 // `# {...}` and `# HTTP/...` comment lines are the answers it shows: the block's output must
 // contain each of them, in order, where `...` stands for any text.
 import assert from "node:assert/strict";
-import { env, resetData, withSql } from "../support/mod.ts";
+import { env, Mailbox, resetData, withSql } from "../support/mod.ts";
 
 const root = new URL("../../", import.meta.url);
 const FILES = [
@@ -60,7 +60,8 @@ const psql = `${Deno.env.get("PG_BIN") ?? "/usr/lib/postgresql/15/bin"}/psql`;
 function forTestStack(code: string): string {
   return code
     .replaceAll("127.0.0.1:54321", api.host)
-    .replaceAll("127.0.0.1:54322", `${db.hostname}:${db.port}`);
+    .replaceAll("127.0.0.1:54322", `${db.hostname}:${db.port}`)
+    .replaceAll("127.0.0.1:54324", new URL(new Mailbox().url).host);
 }
 
 async function run(
