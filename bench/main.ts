@@ -8,6 +8,7 @@ import {
   type ContentionResult,
   contentionSql,
 } from "./contention.ts";
+import { emails, type EmailsResult } from "./emails.ts";
 import { placement, type PlacementResult } from "./placement.ts";
 import { scaling, type ScalingResult } from "./scaling.ts";
 import { connect, env, quick, ratio } from "./support.ts";
@@ -21,6 +22,7 @@ const ALL = [
   "baseline",
   "webhook",
   "placement",
+  "emails",
 ] as const;
 type Name = typeof ALL[number];
 const only = (Deno.env.get("BENCH_ONLY") ?? "").split(",").filter(Boolean);
@@ -42,6 +44,7 @@ const results: {
   baseline?: { reference: ContentionResult; ours: ContentionResult };
   webhook?: WebhookResult;
   placement?: PlacementResult;
+  emails?: EmailsResult;
 } = {};
 const seconds: Record<string, number> = {};
 const failures: string[] = [];
@@ -85,6 +88,9 @@ try {
   if (wanted("placement")) {
     results.placement = await timed("placement", () => placement(sql));
   }
+  if (wanted("emails")) {
+    results.emails = await timed("emails", () => emails(sql));
+  }
   const [{ version }] = await sql<{ version: string }[]>`select version()`;
   const memory = Deno.systemMemoryInfo();
   const report = {
@@ -124,6 +130,14 @@ if (failures.length > 0) {
 }
 
 function checkCorrectness(): void {
+  const e = results.emails;
+  if (
+    e && (e.lost !== 0 || e.duplicates !== 0 || e.invites !== e.settlements)
+  ) {
+    failures.push(
+      `emails: ${e.lost} lost, ${e.duplicates} duplicates, ${e.invites} invites of ${e.settlements}`,
+    );
+  }
   const ours = [results.contention?.http, results.contention?.sql];
   for (const run of ours) {
     if (!run) continue;
@@ -366,6 +380,30 @@ function printTable(
       "shipped never worse than first-fit; better on",
       `${pl.shippedNeverWorse}; ${pl.shippedBetterOn} of ${pl.rows.length} sizes`,
     );
+  }
+  const e = results.emails;
+  if (e) {
+    row(
+      "emails",
+      `${e.settlements} settlements, ${e.callers} callers: seconds until the last invite is in MailDev`,
+      e.lastInviteSeconds,
+      `webhook ${e.webhookPerSecond} req/s`,
+    );
+    row(
+      "emails",
+      "notification-to-inbox p50/p95/p99 ms",
+      lat(e.notificationToInboxMs),
+    );
+    row("emails", "messages/s into the inbox", e.messagesPerSecond);
+    row(
+      "emails",
+      "received / invites / lost / duplicates",
+      `${e.received} / ${e.invites} / ${e.lost} / ${e.duplicates}`,
+      e.lost === 0 && e.duplicates === 0 && e.invites === e.settlements
+        ? "ok"
+        : "FAILED",
+    );
+    row("emails", "attempts per invite (count)", JSON.stringify(e.attempts));
   }
   const widths = lines[0].map((_, i) =>
     Math.max(...lines.map((l) => l[i].length))

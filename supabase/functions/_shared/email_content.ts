@@ -39,6 +39,21 @@ export type EmailContent = {
 
 const LANGUAGE_TAGS = { en: "en-GB", id: "id-ID" } as const;
 
+// Building an Intl formatter costs far more than using one: keep one per language, zone and style.
+const formatters = new Map<string, Intl.DateTimeFormat>();
+function formatter(
+  tag: string,
+  options: Intl.DateTimeFormatOptions,
+): Intl.DateTimeFormat {
+  const key = `${tag} ${JSON.stringify(options)}`;
+  let format = formatters.get(key);
+  if (!format) {
+    format = new Intl.DateTimeFormat(tag, options);
+    formatters.set(key, format);
+  }
+  return format;
+}
+
 /** The zone's abbreviation: WIB, WITA, WIT, EST... falling back to GMT+7 where none is known. */
 export function zoneAbbreviation(
   at: Date,
@@ -46,7 +61,7 @@ export function zoneAbbreviation(
   locale: "en" | "id",
 ): string {
   const name = (tag: string) =>
-    new Intl.DateTimeFormat(tag, { timeZone, timeZoneName: "short" })
+    formatter(tag, { timeZone, timeZoneName: "short" })
       .formatToParts(at).find((part) => part.type === "timeZoneName")
       ?.value ?? "";
   // ICU knows Indonesia's WIB/WITA/WIT only in Indonesian, the US zones only in English.
@@ -63,8 +78,8 @@ export function describeSlot(
   locale: "en" | "id",
 ): string {
   const tag = LANGUAGE_TAGS[locale];
-  const date = new Intl.DateTimeFormat(tag, { timeZone, dateStyle: "full" });
-  const time = new Intl.DateTimeFormat(tag, {
+  const date = formatter(tag, { timeZone, dateStyle: "full" });
+  const time = formatter(tag, {
     timeZone,
     hour: "2-digit",
     minute: "2-digit",
@@ -78,10 +93,8 @@ export function describeSlot(
 }
 
 function shortDate(at: Date, timeZone: string, locale: "en" | "id"): string {
-  return new Intl.DateTimeFormat(LANGUAGE_TAGS[locale], {
-    timeZone,
-    dateStyle: "long",
-  }).format(at);
+  return formatter(LANGUAGE_TAGS[locale], { timeZone, dateStyle: "long" })
+    .format(at);
 }
 
 const HTML_ESCAPES: Record<string, string> = {
