@@ -314,11 +314,18 @@ stop_process() { # pid, seconds
 # MailDev (pinned in tools/) catches every email: web UI and REST API on web_port, SMTP on
 # smtp_port, mails kept in dir. Beside it, the local stand-in for hosted Supabase's pg_cron +
 # pg_net job (migration *_booking_emails_schedule.sql): scripts/email_schedule.ts POSTs to
-# send-booking-emails every EMAIL_SCHEDULE_SECONDS (60; 0: no schedule). Exports what functions and tests read
-# (SMTP_URL, EMAIL_FROM, MAILDEV_URL; SMTP_URL/EMAIL_FROM already set win), so call it after
-# export_function_env and before start_functions_server. Sets MAIL_PIDS; stop_mail_stack ends them.
+# send-booking-emails every EMAIL_SCHEDULE_SECONDS (60; 0: no schedule). Exports what functions
+# and tests read (SMTP_URL, EMAIL_FROM, MAILDEV_URL; SMTP_URL/EMAIL_FROM already set win), so call
+# it after export_function_env and before start_functions_server. Sets MAIL_PIDS (also kept in
+# dir/mail.pids); stop_mail_stack ends them.
 start_mail_stack() { # web_port, smtp_port, dir
-  local web="$1" smtp="$2" dir="$3" deadline
+  local web="$1" smtp="$2" dir="$3" deadline pid
+  # Left running by a stack that was killed (no trap ran): ours, so stop them first.
+  for pid in $(cat "$dir/mail.pids" 2>/dev/null); do
+    if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qE "maildev|$ROOT/scripts/email_schedule.ts"; then
+      stop_process "$pid" 10
+    fi
+  done
   require_free_port "$web" "MailDev's web UI and API" "MAIL_WEB_PORT=<port>"
   require_free_port "$smtp" "MailDev's SMTP server" "MAIL_SMTP_PORT=<port>"
   mkdir -p "$dir/mail"
@@ -339,6 +346,7 @@ start_mail_stack() { # web_port, smtp_port, dir
       >>"$dir/email_schedule.log" 2>&1 </dev/null 9>&- &
     MAIL_PIDS+=("$!")
   fi
+  echo "${MAIL_PIDS[*]}" >"$dir/mail.pids"
 }
 
 MAIL_PIDS=()

@@ -189,8 +189,9 @@ const WORDS: Record<"en" | "id", Words> = {
               : []),
             { text: `Join with Google Meet: ${link}`, link },
             {
-              text:
-                "The calendar invite is attached; it updates the one you already have.",
+              text: email.calendar_sequence
+                ? "The attached calendar invite updates the one you already have."
+                : "The calendar invite is attached.",
             },
           ];
       }
@@ -251,8 +252,9 @@ const WORDS: Record<"en" | "id", Words> = {
               : []),
             { text: `Bergabung lewat Google Meet: ${link}`, link },
             {
-              text:
-                "Undangan kalender terlampir; undangan ini memperbarui yang sudah Anda terima.",
+              text: email.calendar_sequence
+                ? "Undangan kalender terlampir memperbarui undangan yang sudah Anda terima."
+                : "Undangan kalender terlampir.",
             },
           ];
       }
