@@ -1,6 +1,7 @@
 // Midtrans Payment Notification URL. Verifies the signature, records the notification once,
 // moves the booking's payment status, and asks for a meeting link without waiting for it.
 import { runInBackground } from "../_shared/background.ts";
+import { requestEmailDrain } from "../_shared/email_drain.ts";
 import type { Env } from "../_shared/env.ts";
 import { HttpError } from "../_shared/errors.ts";
 import { json, parseWith, postHandler, readJson } from "../_shared/http.ts";
@@ -27,6 +28,9 @@ export function fetchWith(env: Env = Deno.env) {
     log.outcome = recorded.outcome;
     if (recorded.needs_link && recorded.booking_id) {
       runInBackground(requestMeetingLink(recorded.booking_id, env));
+    } else if (recorded.outcome === "status_changed") {
+      // A booking that stops being paid queued its customer's cancellation: send it now.
+      runInBackground(requestEmailDrain("midtrans-webhook", env));
     }
     if (recorded.outcome === "unknown_order") {
       // Stored all the same: applied when Midtrans retries after the booking exists.
