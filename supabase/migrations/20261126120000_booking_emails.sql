@@ -191,7 +191,8 @@ begin
 
   if v_booking.payment_status = 'paid' and v_link is not null then
     if v_standing and v_last.kind = 'invite' and v_calendar.meeting_link = v_link
-       and v_calendar.starts_at = v_booking.starts_at and v_calendar.ends_at = v_booking.ends_at then
+       and v_calendar.starts_at = v_booking.starts_at and v_calendar.ends_at = v_booking.ends_at
+       and v_calendar.recipient = v_booking.customer_email then
       return;
     end if;
     v_kind := 'invite';

@@ -4,7 +4,7 @@
 begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = public, extensions;
-select plan(37);
+select plan(38);
 
 -- Who to tell: bad addresses, names, zones and locales are refused by the table itself.
 select throws_ok($$insert into bookings (order_id, starts_at, ends_at, amount, customer_email)
@@ -95,13 +95,20 @@ select results_eq($$select kind, calendar_method, calendar_sequence, meeting_lin
   $$values ('invite', 'REQUEST', 1, 'https://meet.google.com/eml-aaaa-two', 'https://meet.google.com/eml-aaaa-one')$$,
   'a changed link: an updated invite, SEQUENCE 1, saying which link it replaces');
 
+-- A corrected address gets the invite (the next SEQUENCE); nothing else changed.
+update bookings set customer_email = 'ayu.lestari@example.com' where order_id = 'e-a1';
+set constraints all immediate;
+set constraints all deferred;
+select results_eq($$select recipient, calendar_sequence from emails_of_a1 order by id desc limit 1$$,
+  $$values ('ayu.lestari@example.com', 2)$$, 'a new address receives the current invite');
+
 -- Several changes in one transaction: one email about where the booking ended.
 update bookings set starts_at = '2030-02-02 03:00Z', ends_at = '2030-02-02 04:00Z' where order_id = 'e-a1';
 update bookings set starts_at = '2030-02-03 03:00Z', ends_at = '2030-02-03 04:00Z' where order_id = 'e-a1';
 set constraints all immediate;
 set constraints all deferred;
 select results_eq($$select count(*)::int, max(calendar_sequence) from emails_of_a1$$,
-  $$values (3, 2)$$, 'two moves in one transaction: one more email, SEQUENCE 2');
+  $$values (4, 3)$$, 'two moves in one transaction: one more email, SEQUENCE 3');
 
 -- Reschedule: keeps the link when it is free in the new slot.
 select is((select outcome from reschedule_booking('00000000-0000-0000-0000-0000000000a1',
@@ -110,8 +117,8 @@ set constraints all immediate;
 set constraints all deferred;
 select results_eq($$select kind, calendar_sequence, meeting_link, previous_meeting_link, rescheduled
     from emails_of_a1 order by calendar_sequence desc limit 1$$,
-  $$values ('invite', 3, 'https://meet.google.com/eml-aaaa-two', null::text, true)$$,
-  'an updated invite, SEQUENCE 3, same link, marked as rescheduled');
+  $$values ('invite', 4, 'https://meet.google.com/eml-aaaa-two', null::text, true)$$,
+  'an updated invite, SEQUENCE 4, same link, marked as rescheduled');
 
 -- ... else takes the best free link.
 insert into bookings (order_id, starts_at, ends_at, amount, payment_status, meeting_link_id) values
@@ -124,7 +131,7 @@ set constraints all immediate;
 set constraints all deferred;
 select results_eq($$select calendar_sequence, meeting_link, previous_meeting_link from emails_of_a1
     order by calendar_sequence desc limit 1$$,
-  $$values (4, 'https://meet.google.com/eml-aaaa-one', 'https://meet.google.com/eml-aaaa-two')$$,
+  $$values (5, 'https://meet.google.com/eml-aaaa-one', 'https://meet.google.com/eml-aaaa-two')$$,
   'the email names the link that changed');
 
 -- ... else flags it: the customer hears the link will follow, ops get an alert.
@@ -137,9 +144,9 @@ select ok((select needs_manual_link from bookings where order_id = 'e-a1'), 'fla
 set constraints all immediate;
 set constraints all deferred;
 select results_eq($$select kind, recipient from booking_emails
-    where order_id = 'e-a1' and id > (select max(id) from booking_emails where calendar_sequence = 4
+    where order_id = 'e-a1' and id > (select max(id) from booking_emails where calendar_sequence = 5
       and order_id = 'e-a1') order by id$$,
-  $$values ('ops_alert', null::text), ('link_pending', 'ayu@example.com')$$,
+  $$values ('ops_alert', null::text), ('link_pending', 'ayu.lestari@example.com')$$,
   'link_pending to the customer and an alert for ops');
 
 -- Stops being paid while the customer holds an invite: CANCEL, same booking, next SEQUENCE.
@@ -148,8 +155,8 @@ set constraints all immediate;
 set constraints all deferred;
 select results_eq($$select kind, calendar_method, calendar_sequence, meeting_link from emails_of_a1
     order by id desc limit 1$$,
-  $$values ('cancellation', 'CANCEL', 5, 'https://meet.google.com/eml-aaaa-one')$$,
-  'refunded while the customer''s calendar holds the invite: CANCEL of its link, SEQUENCE 5');
+  $$values ('cancellation', 'CANCEL', 6, 'https://meet.google.com/eml-aaaa-one')$$,
+  'refunded while the customer''s calendar holds the invite: CANCEL of its link, SEQUENCE 6');
 
 -- Pool exhausted at the first assignment; the invite once a link is added.
 insert into bookings (id, order_id, starts_at, ends_at, amount, payment_status, customer_email) values
