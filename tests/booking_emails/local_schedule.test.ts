@@ -41,8 +41,8 @@ Deno.test("the local email schedule sends what SQL alone queued, within its inte
     await sql`update bookings set payment_status = 'paid' where order_id = 'mail-cron-1'`;
     await sql`select assign_pending_meeting_links()`;
     assert.deepEqual(
-      (await outbox(sql, "mail-cron-1")).map((row) => row.status),
-      ["pending"],
+      (await outbox(sql, "mail-cron-1")).map((row) => row.kind),
+      ["invite"],
     );
 
     const emails = await mailbox.waitFor("eka@example.com", 1, 15_000);
