@@ -195,3 +195,40 @@ Deno.test("two functions servers draining at once send each email exactly once",
     await sql.end({ timeout: 5 });
   }
 });
+
+Deno.test("a mail server that accepts and never answers: the attempt times out and is retried later", async () => {
+  const sql = connect();
+  const port = freePort();
+  const listener = Deno.listen({ hostname: "127.0.0.1", port });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) held.push(conn);
+  })();
+  const server = await spawnFunctionsServer(freePort(), {
+    ...Deno.env.toObject(),
+    SMTP_URL: `smtp://127.0.0.1:${port}`,
+    EMAIL_FROM: FROM,
+  });
+  try {
+    await paidBookings(sql, "silent", 1);
+    const started = performance.now();
+    const answer = await drain(server.url);
+    const seconds = (performance.now() - started) / 1000;
+    assert.equal(answer.status, 200);
+    assert.equal(answer.body.retrying, 1);
+    assert.ok(seconds < 30, `answered after ${seconds.toFixed(1)} s`);
+    const [row] =
+      await sql`select status, attempts, last_error, due_at > now() as backed_off
+      from booking_emails where order_id = 'silent-1'`;
+    assert.equal(row.status, "pending");
+    assert.equal(row.attempts, 1);
+    assert.equal(row.backed_off, true);
+    assert.match(row.last_error, /greeting|timeout/i);
+  } finally {
+    await server.stop();
+    listener.close();
+    for (const conn of held) conn.close();
+    await accepting.catch(() => {});
+    await sql.end({ timeout: 5 });
+  }
+});
