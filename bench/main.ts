@@ -387,7 +387,7 @@ function printTable(
       "emails",
       `${e.settlements} settlements, ${e.callers} callers: seconds until the last invite is in MailDev`,
       e.lastInviteSeconds,
-      `webhook ${e.webhookPerSecond} req/s`,
+      `every booking linked after ${e.allLinkedSeconds} s; webhook ${e.webhookPerSecond} req/s`,
     );
     row(
       "emails",
