@@ -180,7 +180,7 @@ ensure_pg_root() {
   partial="$root.partial"
   started=$SECONDS
   say "Building a Debian $PG_ROOT_SUITE root for PostgreSQL $PG_MAJOR in $root"
-  say "  (once per machine: about a minute and 300 MB; log in $root.build.log)"
+  say "  (once per machine: about a minute and 570 MB; log in $root.build.log)"
   remove_root "$partial"
   # In a subshell whose trap unmounts the proc mount apt's scripts use, however the build ends.
   if ! (
