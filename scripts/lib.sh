@@ -497,18 +497,28 @@ stop_process() { # pid, seconds
 # --- the throwaway stack (scripts/test, bench/run) -----------------------------------------------
 
 # A stack of PG_MAJOR that lives for one run: a cluster in a temp folder (durability off: it is
-# thrown away), migrated like the dev stack, and the functions server. stack_down tears down
-# whatever came up, in reverse order; call it from an EXIT trap.
-#
-# To add a service (a mail catcher, a stand-in server): write start_<service> <work dir> that starts
-# it in the background, exports what the functions need to reach it (on a port from an env var) and
-# adds its pid with stack_track; then call it in stack_up_functions before the functions server
-# starts. stack_down stops it.
+# thrown away), migrated like the dev stack, the services and the functions server. stack_down
+# tears down whatever came up, in reverse order; call it from an EXIT trap.
 STACK_WORK=""
 STACK_PIDS=()
 STACK_CLUSTER_UP=false
 
+# Processes of the stack, stopped in reverse order by stack_down (or scripts/start's stop_all).
 stack_track() { STACK_PIDS+=("$1"); }
+stop_tracked() {
+  local i
+  for ((i = ${#STACK_PIDS[@]} - 1; i >= 0; i--)); do stop_process "${STACK_PIDS[$i]}" 15; done
+  STACK_PIDS=()
+}
+
+# The services the functions call, started before the functions server by every stack (scripts/start,
+# scripts/test, bench/run). To add one (a mail catcher, a stand-in server): write
+# start_<service> <log dir> that starts it in the background on a port from an env var (scripts/start
+# sets the dev defaults; test stacks must get theirs from TEST_*/BENCH_* variables), exports what the
+# functions need to reach it, and passes its pid to stack_track; then call it here.
+start_services() { # log dir
+  :
+}
 
 stack_up_db() { # name, db port, extra postgresql.conf lines
   local name="$1" port="$2" extra="${3:-}"
@@ -529,6 +539,7 @@ stack_up_functions() { # api port, db port
   # The URLs always point at this stack; keys and MIDTRANS_SERVER_KEY may be overridden.
   unset SUPABASE_URL SUPABASE_DB_URL
   export_function_env "$1" "$2"
+  start_services "$STACK_WORK"
   start_functions_server "$1" "$STACK_WORK/functions.log"
   stack_track "$FUNCTIONS_PID"
   if ! wait_for_functions_server "$1" "$FUNCTIONS_PID" 120; then
@@ -538,9 +549,7 @@ stack_up_functions() { # api port, db port
 }
 
 stack_down() { # keep: 1 to leave the temp folder
-  local i
-  for ((i = ${#STACK_PIDS[@]} - 1; i >= 0; i--)); do stop_process "${STACK_PIDS[$i]}" 15; done
-  STACK_PIDS=()
+  stop_tracked
   if $STACK_CLUSTER_UP; then
     stop_cluster "$STACK_WORK/db"
     STACK_CLUSTER_UP=false
