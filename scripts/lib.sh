@@ -302,12 +302,12 @@ ensure_local_stack_dir() {
     ln -sfn "$target" "$STACK_DIR"
   fi
   [ -d "$STACK_DIR" ] || make_pg_dir "$STACK_DIR"
-  STACK_DIR="$(readlink -f "$STACK_DIR")"
   local found
   found="$(cat "$STACK_DIR/db/PG_VERSION" 2>/dev/null || true)"
   if [ -n "$found" ] && [ "$found" != "$PG_MAJOR" ]; then
-    die "$STACK_DIR/db holds a PostgreSQL $found cluster, not $PG_MAJOR; scripts/reset wipes it"
+    die "$STACK_DIR/db holds a PostgreSQL $found cluster, not $PG_MAJOR; PG_MAJOR=$PG_MAJOR scripts/reset wipes it"
   fi
+  STACK_DIR="$(readlink -f "$STACK_DIR")"
 }
 
 # A new empty temp folder that the server of PG_MAJOR can reach and write (/tmp, or the root's
