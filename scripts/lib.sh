@@ -123,18 +123,21 @@ config_major() {
     "$ROOT/supabase/config.toml" | head -n 1
 }
 
-# Select the major every function below works with. Sets and exports PG_MAJOR, PG_SERVER_ROOT
-# (empty: the host's server) and PG_BIN (the server's programs, as the server sees them).
+# Select the major every function below works with. Sets PG_MAJOR (exported: scripts/pg-bin reads
+# it), PG_SERVER_ROOT (empty: the host's server) and PG_BIN (the server's programs, as the server
+# sees them).
 use_pg_major() { # major
-  [[ "$1" =~ ^[0-9]+$ ]] || die "PG_MAJOR must be a PostgreSQL major such as 17 or 15, not '$1'"
+  case "$1" in
+    "$HOST_PG_MAJOR" | 17) ;;
+    *) die "PG_MAJOR=$1: this stack runs PostgreSQL 17 (Debian $PG_ROOT_SUITE) or $HOST_PG_MAJOR (this Debian)" ;;
+  esac
   export PG_MAJOR="$1"
-  export PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
+  PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
   if [ "$PG_MAJOR" = "$HOST_PG_MAJOR" ]; then
     PG_SERVER_ROOT=""
   else
     PG_SERVER_ROOT="$PG_ROOT_CACHE/pg$PG_MAJOR-$PG_ROOT_SUITE"
   fi
-  export PG_SERVER_ROOT
 }
 
 # Packages of the root, and the stamp that says a build of exactly these finished.
@@ -191,7 +194,7 @@ ensure_pg_root() {
       pg_root_configure "$partial" &&
       mount -t proc proc "$partial/proc" &&
       chroot "$partial" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
-      sh -c "apt-get update -qq && apt-get install -y -q --no-install-recommends $want && apt-get clean"
+        sh -c "apt-get update -qq && apt-get install -y -q --no-install-recommends $want && apt-get clean"
   ) >"$root.build.log" 2>&1; then
     tail -n 30 "$root.build.log" >&2
     die "building the PostgreSQL $PG_MAJOR root failed (log: $root.build.log); run again to retry"
