@@ -29,11 +29,6 @@ PG_ROOT_CACHE="${PG_ROOT_CACHE:-/var/cache/meet-link-pool}"
 PG_ROOT_SUITE=trixie
 PG_ROOT_MIRROR="${PG_ROOT_MIRROR:-http://deb.debian.org/debian}"
 
-# Debian packages the host needs: the 15 server, pgTAP and pg_prove (tests), plpgsql_check
-# (`supabase db lint`), pg_cron (loaded at server start, as hosted Supabase offers it).
-APT_PACKAGES=(postgresql-15 postgresql-contrib postgresql-15-pgtap postgresql-15-plpgsql-check
-  postgresql-15-cron libtap-parser-sourcehandler-pgtap-perl)
-
 # Permissions for the functions server and for `deno test`.
 DENO_SERVE_FLAGS=(--no-prompt --allow-net --allow-env --allow-read)
 DENO_TEST_FLAGS=(--no-prompt --allow-net --allow-env --allow-read --allow-write --allow-run --allow-sys)
@@ -77,6 +72,9 @@ pg_server() { # program, args...
 
 # --- installs ----------------------------------------------------------------------------------
 
+# Debian packages the host needs: the 15 server, pgTAP and pg_prove (tests), plpgsql_check
+# (`supabase db lint`), pg_cron (loaded at server start, as hosted Supabase offers it), and curl
+# (the docs' curl examples are run by a test).
 missing_system_packages() {
   local bin=/usr/lib/postgresql/15/bin share=/usr/share/postgresql/15 missing=()
   [ -x "$bin/pg_ctl" ] && [ -x "$bin/initdb" ] && [ -x "$bin/psql" ] || missing+=(postgresql-15)
@@ -85,6 +83,7 @@ missing_system_packages() {
   [ -f "$share/extension/plpgsql_check.control" ] || missing+=(postgresql-15-plpgsql-check)
   [ -f "$share/extension/pg_cron.control" ] || missing+=(postgresql-15-cron)
   command -v pg_prove >/dev/null 2>&1 || missing+=(libtap-parser-sourcehandler-pgtap-perl)
+  command -v curl >/dev/null 2>&1 || missing+=(curl)
   printf '%s\n' "${missing[@]}"
 }
 
