@@ -129,140 +129,136 @@ function toHtml(paragraphs: Paragraph[], lang: string): string {
   return `<!doctype html>\n<html lang="${lang}">\n<body>\n${body}\n</body>\n</html>\n`;
 }
 
+/** Everything a customer email says, per language; the structure is the same for both. */
 type Words = {
   greeting: (name: string | null) => string;
-  subject: (email: BookingEmail, date: string) => string;
-  body: (email: BookingEmail, when: string, previous?: string) => Paragraph[];
+  subjects: {
+    invite: (date: string) => string;
+    moved: (date: string) => string;
+    newLink: (date: string) => string;
+    linkPending: string;
+    cancellation: (date: string) => string;
+  };
+  paid: (when: string) => string;
+  moved: (when: string, previous: string) => string;
+  linkChanged: (oldLink: string) => string;
+  join: (link: string) => string;
+  inviteAttached: string;
+  inviteUpdated: string;
+  linkPending: (when: string) => string;
+  linkPendingMoved: (when: string, previous: string) => string;
+  cancelled: (when: string) => string;
+  linkVoid: (link: string) => string;
   summary: string;
-  description: (link: string) => string;
 };
 
 const WORDS: Record<"en" | "id", Words> = {
   en: {
     greeting: (name) => name ? `Hi ${name},` : "Hello,",
-    subject: (email, date) =>
-      email.kind === "link_pending"
-        ? "Payment received: your meeting link will follow"
-        : email.kind === "cancellation"
-        ? `Cancelled: your meeting on ${date}`
-        : email.previous_meeting_link
-        ? `New meeting link for your meeting on ${date}`
-        : email.previous_starts_at
-        ? `Moved: your meeting is now on ${date}`
-        : `Your meeting on ${date}: Google Meet link`,
-    body: (email, when, previous) => {
-      const link = email.meeting_link ?? "";
-      switch (email.kind) {
-        case "link_pending":
-          return [{
-            text: previous
-              ? `Your meeting has moved to ${when} (it was ${previous}). Its Google Meet link will follow in a separate email.`
-              : `We received your payment for the meeting on ${when}. Your Google Meet link will follow in a separate email.`,
-          }];
-        case "cancellation":
-          return [
-            {
-              text:
-                `Your booking for ${when} is no longer paid (it was refunded or cancelled), so this meeting is cancelled.`,
-            },
-            ...(link
-              ? [{
-                text: `The link ${link} no longer works for it.`,
-                link,
-              }]
-              : []),
-          ];
-        default:
-          return [
-            ...(previous
-              ? [{
-                text: `Your meeting has moved to ${when} (it was ${previous}).`,
-              }]
-              : [{
-                text: `Your payment is confirmed. Your meeting is on ${when}.`,
-              }]),
-            ...(email.previous_meeting_link
-              ? [{
-                text:
-                  `Your meeting link has changed. The old link ${email.previous_meeting_link} no longer works for this meeting.`,
-              }]
-              : []),
-            { text: `Join with Google Meet: ${link}`, link },
-            {
-              text: email.calendar_sequence
-                ? "The attached calendar invite updates the one you already have."
-                : "The calendar invite is attached.",
-            },
-          ];
-      }
+    subjects: {
+      invite: (date) => `Your meeting on ${date}: Google Meet link`,
+      moved: (date) => `Moved: your meeting is now on ${date}`,
+      newLink: (date) => `New meeting link for your meeting on ${date}`,
+      linkPending: "Payment received: your meeting link will follow",
+      cancellation: (date) => `Cancelled: your meeting on ${date}`,
     },
+    paid: (when) => `Your payment is confirmed. Your meeting is on ${when}.`,
+    moved: (when, previous) =>
+      `Your meeting has moved to ${when} (it was ${previous}).`,
+    linkChanged: (oldLink) =>
+      `Your meeting link has changed. The old link ${oldLink} no longer works for this meeting.`,
+    join: (link) => `Join with Google Meet: ${link}`,
+    inviteAttached: "The calendar invite is attached.",
+    inviteUpdated:
+      "The attached calendar invite updates the one you already have.",
+    linkPending: (when) =>
+      `We received your payment for the meeting on ${when}. Your Google Meet link will follow in a separate email.`,
+    linkPendingMoved: (when, previous) =>
+      `Your meeting has moved to ${when} (it was ${previous}). Its Google Meet link will follow in a separate email.`,
+    cancelled: (when) =>
+      `Your booking for ${when} is no longer paid (it was refunded or cancelled), so this meeting is cancelled.`,
+    linkVoid: (link) => `The link ${link} no longer works for it.`,
     summary: "Meeting (Google Meet)",
-    description: (link) => `Join with Google Meet: ${link}`,
   },
   id: {
     greeting: (name) => name ? `Halo ${name},` : "Halo,",
-    subject: (email, date) =>
-      email.kind === "link_pending"
-        ? "Pembayaran diterima: tautan rapat akan menyusul"
-        : email.kind === "cancellation"
-        ? `Dibatalkan: rapat Anda pada ${date}`
-        : email.previous_meeting_link
-        ? `Tautan baru untuk rapat Anda pada ${date}`
-        : email.previous_starts_at
-        ? `Dipindahkan: rapat Anda kini pada ${date}`
-        : `Rapat Anda pada ${date}: tautan Google Meet`,
-    body: (email, when, previous) => {
-      const link = email.meeting_link ?? "";
-      switch (email.kind) {
-        case "link_pending":
-          return [{
-            text: previous
-              ? `Rapat Anda dipindahkan ke ${when} (sebelumnya ${previous}). Tautan Google Meet-nya akan kami kirim dalam email terpisah.`
-              : `Pembayaran Anda untuk rapat pada ${when} sudah kami terima. Tautan Google Meet akan kami kirim dalam email terpisah.`,
-          }];
-        case "cancellation":
-          return [
-            {
-              text:
-                `Pemesanan Anda untuk ${when} tidak lagi lunas (dana dikembalikan atau dibatalkan), jadi rapat ini dibatalkan.`,
-            },
-            ...(link
-              ? [{
-                text: `Tautan ${link} tidak berlaku lagi untuk rapat ini.`,
-                link,
-              }]
-              : []),
-          ];
-        default:
-          return [
-            ...(previous
-              ? [{
-                text:
-                  `Rapat Anda dipindahkan ke ${when} (sebelumnya ${previous}).`,
-              }]
-              : [{
-                text:
-                  `Pembayaran Anda sudah kami terima. Rapat Anda pada ${when}.`,
-              }]),
-            ...(email.previous_meeting_link
-              ? [{
-                text:
-                  `Tautan rapat Anda berubah. Tautan lama ${email.previous_meeting_link} tidak berlaku lagi untuk rapat ini.`,
-              }]
-              : []),
-            { text: `Bergabung lewat Google Meet: ${link}`, link },
-            {
-              text: email.calendar_sequence
-                ? "Undangan kalender terlampir memperbarui undangan yang sudah Anda terima."
-                : "Undangan kalender terlampir.",
-            },
-          ];
-      }
+    subjects: {
+      invite: (date) => `Rapat Anda pada ${date}: tautan Google Meet`,
+      moved: (date) => `Dipindahkan: rapat Anda kini pada ${date}`,
+      newLink: (date) => `Tautan baru untuk rapat Anda pada ${date}`,
+      linkPending: "Pembayaran diterima: tautan rapat akan menyusul",
+      cancellation: (date) => `Dibatalkan: rapat Anda pada ${date}`,
     },
+    paid: (when) =>
+      `Pembayaran Anda sudah kami terima. Rapat Anda pada ${when}.`,
+    moved: (when, previous) =>
+      `Rapat Anda dipindahkan ke ${when} (sebelumnya ${previous}).`,
+    linkChanged: (oldLink) =>
+      `Tautan rapat Anda berubah. Tautan lama ${oldLink} tidak berlaku lagi untuk rapat ini.`,
+    join: (link) => `Bergabung lewat Google Meet: ${link}`,
+    inviteAttached: "Undangan kalender terlampir.",
+    inviteUpdated:
+      "Undangan kalender terlampir memperbarui undangan yang sudah Anda terima.",
+    linkPending: (when) =>
+      `Pembayaran Anda untuk rapat pada ${when} sudah kami terima. Tautan Google Meet akan kami kirim dalam email terpisah.`,
+    linkPendingMoved: (when, previous) =>
+      `Rapat Anda dipindahkan ke ${when} (sebelumnya ${previous}). Tautan Google Meet-nya akan kami kirim dalam email terpisah.`,
+    cancelled: (when) =>
+      `Pemesanan Anda untuk ${when} tidak lagi lunas (dana dikembalikan atau dibatalkan), jadi rapat ini dibatalkan.`,
+    linkVoid: (link) => `Tautan ${link} tidak berlaku lagi untuk rapat ini.`,
     summary: "Rapat (Google Meet)",
-    description: (link) => `Bergabung lewat Google Meet: ${link}`,
   },
 };
+
+function subject(email: BookingEmail, words: Words, date: string): string {
+  switch (email.kind) {
+    case "link_pending":
+      return words.subjects.linkPending;
+    case "cancellation":
+      return words.subjects.cancellation(date);
+    default:
+      return email.previous_meeting_link
+        ? words.subjects.newLink(date)
+        : email.previous_starts_at
+        ? words.subjects.moved(date)
+        : words.subjects.invite(date);
+  }
+}
+
+function body(
+  email: BookingEmail,
+  words: Words,
+  when: string,
+  previous?: string,
+): Paragraph[] {
+  const link = email.meeting_link;
+  switch (email.kind) {
+    case "link_pending":
+      return [{
+        text: previous
+          ? words.linkPendingMoved(when, previous)
+          : words.linkPending(when),
+      }];
+    case "cancellation":
+      return [
+        { text: words.cancelled(when) },
+        ...(link ? [{ text: words.linkVoid(link), link }] : []),
+      ];
+    default:
+      return [
+        { text: previous ? words.moved(when, previous) : words.paid(when) },
+        ...(email.previous_meeting_link
+          ? [{ text: words.linkChanged(email.previous_meeting_link) }]
+          : []),
+        { text: words.join(link ?? ""), link: link ?? undefined },
+        {
+          text: email.calendar_sequence
+            ? words.inviteUpdated
+            : words.inviteAttached,
+        },
+      ];
+  }
+}
 
 /** The same UID for every calendar message of one booking, so calendars update one event. */
 export function calendarUid(bookingId: string, domain: string): string {
@@ -296,7 +292,7 @@ function calendarPart(
     start: email.starts_at,
     end: email.ends_at,
     summary: words.summary,
-    description: link ? words.description(link) : undefined,
+    description: link ? words.join(link) : undefined,
     location: link,
     url: link,
     status: method === "CANCEL"
@@ -336,11 +332,12 @@ export function renderCustomerEmail(
     : undefined;
   const paragraphs = [
     { text: words.greeting(email.customer_name) },
-    ...words.body(email, when, previous),
+    ...body(email, words, when, previous),
   ];
   return {
-    subject: words.subject(
+    subject: subject(
       email,
+      words,
       shortDate(email.starts_at, email.time_zone, email.locale),
     ),
     text: toText(paragraphs),
