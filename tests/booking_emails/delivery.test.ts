@@ -232,3 +232,64 @@ Deno.test("a mail server that accepts and never answers: the attempt times out a
     await sql.end({ timeout: 5 });
   }
 });
+
+Deno.test("SMTP over implicit TLS (smtps://, as on port 465 for hosted functions) delivers", async () => {
+  const sql = connect();
+  const dir = await Deno.makeTempDir();
+  const [certFile, keyFile] = [`${dir}/cert.pem`, `${dir}/key.pem`];
+  const openssl = await new Deno.Command("openssl", {
+    args: [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=127.0.0.1",
+      "-keyout",
+      keyFile,
+      "-out",
+      certFile,
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  assert.ok(openssl.success, "openssl made a certificate");
+  const maildev = new SpawnedMailDev(freePort(), freePort(), {
+    certFile,
+    keyFile,
+  });
+  await maildev.start();
+  const server = await spawnFunctionsServer(freePort(), {
+    ...Deno.env.toObject(),
+    SMTP_URL: maildev.smtpUrl,
+    EMAIL_FROM: FROM,
+  });
+  // The same server without TLS: what the test above would send, were TLS not in use.
+  const plain = await spawnFunctionsServer(freePort(), {
+    ...Deno.env.toObject(),
+    SMTP_URL: `smtp://127.0.0.1:${maildev.smtpPort}`,
+    EMAIL_FROM: FROM,
+  });
+  try {
+    const [address] = await paidBookings(sql, "tls", 1);
+    assert.equal(
+      (await drain(plain.url)).body.retrying,
+      1,
+      "plain SMTP is refused: the port speaks TLS",
+    );
+    await sql`update booking_emails set due_at = now() where status = 'pending'`;
+    assert.equal((await drain(server.url)).body.sent, 1);
+    const [email] = await maildev.mailbox.to(address);
+    assert.ok(email, "the email arrived over TLS");
+    assert.ok(await maildev.mailbox.invite(email), "with its invite");
+  } finally {
+    await plain.stop();
+    await server.stop();
+    await maildev.stop();
+    await Deno.remove(dir, { recursive: true });
+    await sql.end({ timeout: 5 });
+  }
+});

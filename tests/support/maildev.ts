@@ -126,9 +126,17 @@ export class SpawnedMailDev {
   readonly mailbox: Mailbox;
   readonly smtpUrl: string;
 
-  constructor(readonly webPort: number, readonly smtpPort: number) {
+  /** `tls`: SMTP over implicit TLS (as on port 465) with this certificate and key. */
+  constructor(
+    readonly webPort: number,
+    readonly smtpPort: number,
+    readonly tls?: { certFile: string; keyFile: string },
+  ) {
     this.mailbox = new Mailbox(`http://127.0.0.1:${webPort}`);
-    this.smtpUrl = `smtp://127.0.0.1:${smtpPort}`;
+    // A self-signed certificate: the test trusts it, as a client trusts a real one.
+    this.smtpUrl = tls
+      ? `smtps://127.0.0.1:${smtpPort}/?tls.rejectUnauthorized=false`
+      : `smtp://127.0.0.1:${smtpPort}`;
   }
 
   async start(): Promise<void> {
@@ -143,6 +151,15 @@ export class SpawnedMailDev {
         "--web",
         String(this.webPort),
         "--silent",
+        ...(this.tls
+          ? [
+            "--incoming-secure",
+            "--incoming-cert",
+            this.tls.certFile,
+            "--incoming-key",
+            this.tls.keyFile,
+          ]
+          : []),
       ],
       stdin: "null",
       stdout: "null",
