@@ -273,6 +273,28 @@ start_functions_server() { # port, logfile
   FUNCTIONS_PID=$!
 }
 
+# --- the Midtrans sandbox stand-in ----------------------------------------------------------------
+
+# Start scripts/midtrans_sandbox.ts (Get Status API and the control API tests and developers pay
+# with) on a port, notifying the functions server on api_port, with MIDTRANS_SERVER_KEY (exported by
+# export_function_env), and point the functions at it: MIDTRANS_API_URL. Sets MIDTRANS_SANDBOX_PID.
+start_midtrans_sandbox() { # port, api_port, logfile
+  MIDTRANS_SANDBOX_HOST=127.0.0.1 MIDTRANS_SANDBOX_PORT="$1" \
+    MIDTRANS_NOTIFICATION_URL="http://127.0.0.1:$2/functions/v1/midtrans-webhook" \
+    "$DENO" run --no-prompt --allow-net --allow-env "$ROOT/scripts/midtrans_sandbox.ts" \
+    >>"$3" 2>&1 </dev/null 9>&- &
+  MIDTRANS_SANDBOX_PID=$!
+  export MIDTRANS_API_URL="http://127.0.0.1:$1"
+  local deadline=$((SECONDS + 30))
+  until [ "$(http_status "$1" /_sandbox/health 2>/dev/null)" = 200 ]; do
+    if ! kill -0 "$MIDTRANS_SANDBOX_PID" 2>/dev/null || ((SECONDS >= deadline)); then
+      tail -n 20 "$3" >&2
+      die "the Midtrans sandbox stand-in did not start on port $1"
+    fi
+    sleep 0.2
+  done
+}
+
 # HTTP GET with bash alone (no curl on a bare machine): prints the status code.
 http_status() { # port, path
   local status

@@ -23,6 +23,7 @@ const SQL_ERRORS: Record<
 > = {
   ML404: { status: 404, code: "booking_not_found" },
   ML409: { status: 409, code: "booking_not_paid" },
+  MT409: { status: 409, code: "transaction_order_mismatch" },
   // Postgres text and jsonb cannot hold U+0000.
   "22P05": {
     status: 400,

@@ -1,10 +1,12 @@
-// Midtrans HTTP notifications: their shape, their signature, and recording them.
+// Midtrans HTTP notifications: their shape, their signature, confirming them with Midtrans's Get
+// Status API, and recording them.
 import { createClient, FunctionsHttpError } from "@supabase/supabase-js";
 import type postgres from "postgres";
 import { z } from "zod";
 import { constantTimeEqual } from "./constant_time.ts";
 import { db, withTimeout } from "./db.ts";
 import { ConfigError, HttpError } from "./errors.ts";
+import { parseWith, readAtMost } from "./http.ts";
 
 const text = (max: number) => z.string().min(1).max(max);
 
@@ -65,6 +67,122 @@ export async function verifyMidtransSignature(
   }
 }
 
+/** What the Get Status API answers for a transaction; every other field is kept as answered. */
+export const MidtransStatus = z.looseObject({
+  order_id: text(50),
+  transaction_id: text(100),
+  transaction_status: text(40),
+  status_code: z.string().regex(/^\d{3}$/),
+  gross_amount: z.string().regex(/^\d{1,15}(\.\d{1,2})?$/),
+  fraud_status: text(40).optional(),
+  currency: text(10).optional(),
+});
+export type MidtransStatus = z.infer<typeof MidtransStatus>;
+
+const SANDBOX_API_URL = "https://api.sandbox.midtrans.com";
+const PRODUCTION_API_URL = "https://api.midtrans.com";
+
+/** MIDTRANS_API_URL, else the environment the server key belongs to (sandbox keys say so). */
+export function midtransApiUrl(serverKey: string): string {
+  const configured = Deno.env.get("MIDTRANS_API_URL");
+  if (configured) return configured.replace(/\/+$/, "");
+  return serverKey.startsWith("SB-Mid-server-")
+    ? SANDBOX_API_URL
+    : PRODUCTION_API_URL;
+}
+
+// Midtrans waits 15 s for the webhook's answer; the status call must leave room for the database.
+const STATUS_TIMEOUT_MS = Number(
+  Deno.env.get("MIDTRANS_API_TIMEOUT_MS") ?? 5_000,
+);
+const STATUS_MAX_BYTES = 256 * 1024;
+
+// Midtrans cannot confirm right now: answer 503 so it retries (four times, over hours).
+// The cause goes to the log line, not to the caller.
+function unavailable(cause: string): HttpError {
+  const error = new HttpError(
+    503,
+    "midtrans_unavailable",
+    "Midtrans's Get Status API could not confirm this notification; retry later.",
+  );
+  error.cause = cause;
+  return error;
+}
+
+/**
+ * Asks Midtrans for the notification's transaction (by transaction_id: an order can have several
+ * attempts, and each notification is about one of them) and returns what Midtrans says of it, after
+ * checking that it is that transaction of that order. 404 transaction_not_found when Midtrans
+ * does not know the transaction, 409 transaction_order_mismatch when it belongs to another order,
+ * 503 midtrans_unavailable when Midtrans cannot be asked (down, slow, 5xx, key refused).
+ */
+export async function confirmWithMidtrans(
+  n: MidtransNotification,
+  serverKey: string,
+): Promise<MidtransStatus> {
+  const url = `${midtransApiUrl(serverKey)}/v2/${
+    encodeURIComponent(n.transaction_id)
+  }/status`;
+  const signal = AbortSignal.timeout(STATUS_TIMEOUT_MS);
+  let response: Response;
+  let bytes: Uint8Array | undefined;
+  try {
+    response = await fetch(url, {
+      headers: {
+        accept: "application/json",
+        authorization: `Basic ${btoa(`${serverKey}:`)}`,
+      },
+      signal,
+    });
+    bytes = await readAtMost(response.body, STATUS_MAX_BYTES);
+  } catch (error) {
+    throw unavailable(`GET ${url}: ${(error as Error).message}`);
+  }
+  let body: { status_code?: unknown } | undefined;
+  try {
+    body = bytes && JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    body = undefined;
+  }
+  // Midtrans puts its own status_code in the body, and not always in the HTTP status.
+  const code = typeof body?.status_code === "string"
+    ? Number(body.status_code)
+    : response.status;
+  if (code === 404 || response.status === 404) {
+    throw new HttpError(
+      404,
+      "transaction_not_found",
+      `Midtrans does not know transaction ${n.transaction_id}; nothing was recorded.`,
+    );
+  }
+  if (!response.ok || code >= 300 || typeof body !== "object") {
+    throw unavailable(
+      `GET ${url}: HTTP ${response.status}, status_code ${code}` +
+        (code === 401
+          ? " (MIDTRANS_SERVER_KEY or MIDTRANS_API_URL is wrong)"
+          : ""),
+    );
+  }
+  let status: MidtransStatus;
+  try {
+    status = parseWith(MidtransStatus, body);
+  } catch (error) {
+    throw unavailable(
+      `GET ${url}: unexpected answer: ${(error as Error).message}`,
+    );
+  }
+  if (
+    status.order_id !== n.order_id || status.transaction_id !== n.transaction_id
+  ) {
+    throw new HttpError(
+      409,
+      "transaction_order_mismatch",
+      `Midtrans says transaction ${n.transaction_id} belongs to another order; nothing was recorded.`,
+    );
+  }
+  return status;
+}
+
 export type Recorded = {
   notification_id: string;
   booking_id: string | null;
@@ -72,15 +190,25 @@ export type Recorded = {
   duplicate: boolean;
   payment_status: string | null;
   needs_link: boolean;
+  notified_differences: Record<
+    string,
+    { notified: unknown; confirmed: unknown }
+  >;
 };
 
-/** Stores a verified notification, exactly as received, once and applies it to its booking. */
-export async function recordNotification(body: unknown): Promise<Recorded> {
+/**
+ * Logs a signed notification, exactly as received, with the status Midtrans confirmed for it,
+ * once per confirmed state, and applies the confirmed status to its booking.
+ */
+export async function recordNotification(
+  received: unknown,
+  confirmed: MidtransStatus,
+): Promise<Recorded> {
   const sql = db();
   const [row] = await withTimeout<Recorded>(
     sql`select * from public.record_midtrans_notification(${
-      sql.json(body as postgres.JSONValue)
-    })`,
+      sql.json(received as postgres.JSONValue)
+    }, ${sql.json(confirmed as postgres.JSONValue)})`,
   );
   return row;
 }
