@@ -22,6 +22,8 @@ export interface StackEnv {
   jwtSecret: string;
   /** The Midtrans server key the webhook verifies signatures with (fake, local only). */
   midtransServerKey: string;
+  /** The Midtrans sandbox stand-in the webhook confirms notifications with (MIDTRANS_API_URL). */
+  midtransApiUrl: string;
   /** Pid of the functions server scripts/test started, if any. */
   functionsServerPid?: number;
 }
@@ -69,6 +71,8 @@ function load(): StackEnv {
       "MIDTRANS_SERVER_KEY",
       "SB-Mid-server-LOCAL-TEST-KEY",
     ),
+    midtransApiUrl: get("MIDTRANS_API_URL", "http://127.0.0.1:54326")
+      .replace(/\/+$/, ""),
     functionsServerPid: Number.isInteger(pid) && pid > 0 ? pid : undefined,
   };
 }
