@@ -5,7 +5,7 @@ import {
   MidtransNotification,
   midtransSignature,
   verifyMidtransSignature,
-} from "../supabase/functions/_shared/midtrans.ts";
+} from "../../supabase/functions/_shared/midtrans.ts";
 import {
   answer,
   bookingState,
@@ -15,7 +15,7 @@ import {
   type Sample,
   sample,
   webhookTest,
-} from "./support/midtrans.ts";
+} from "../support/mod.ts";
 
 const DOCUMENTED: [Sample, string, string, string][] = [
   [
