@@ -50,7 +50,10 @@ webhookTest(
       "the genuine settlement, redelivered, is still answered 200",
     );
     const state = await bookingState(sql, "copied-settlement");
-    assert.deepEqual([state.payment_status, state.meeting_link], ["paid", link]);
+    assert.deepEqual([state.payment_status, state.meeting_link], [
+      "paid",
+      link,
+    ]);
     assert.deepEqual(
       (await notificationLog(sql, "copied-settlement")).map((
         r,
@@ -121,6 +124,7 @@ webhookTest(
     });
     const paidA = settlement("order-a");
     assert.equal(answer(await deliver(paidA)).outcome, "paid");
+    await settleBackgroundWork();
     // B is paid at Midtrans; its notification is still on its way.
     const paidB = settlement("order-b");
     await putTransaction("order-b", statusFieldsOf(paidB));
@@ -172,7 +176,10 @@ webhookTest(
       "a refund Midtrans confirms does not undo a payment it did not make",
     );
     state = await bookingState(sql, "paid-by-hand");
-    assert.deepEqual([state.payment_status, state.meeting_link], ["paid", link]);
+    assert.deepEqual([state.payment_status, state.meeting_link], [
+      "paid",
+      link,
+    ]);
     assert.match(state.review_reason ?? "", /paid by hand/);
 
     // The admin decides: undone by hand, the link is freed.

@@ -36,12 +36,18 @@ webhookTest(
   async (sql) => {
     await createBooking(sql, "says-settled");
     const paid = settlement("says-settled");
-    await putTransaction("says-settled", statusFieldsOf(followUp(paid, "pending")));
+    await putTransaction(
+      "says-settled",
+      statusFieldsOf(followUp(paid, "pending")),
+    );
 
     const response = await postToWebhook(signed(paid));
     assert.deepEqual(answer(response), { status: 200, outcome: "ignored" });
     assert.equal(response.json?.confirmedStatus, "pending");
-    assert.equal((await bookingState(sql, "says-settled")).payment_status, "pending");
+    assert.equal(
+      (await bookingState(sql, "says-settled")).payment_status,
+      "pending",
+    );
     const [row] = await confirmedLog(sql, "says-settled");
     assert.deepEqual({ ...row }, {
       transaction_status: "pending",
@@ -63,9 +69,14 @@ webhookTest(
     const paid = settlement("late-expire");
     await putTransaction("late-expire", statusFieldsOf(paid));
 
-    const response = await postToWebhook(signed(followUp(paid, "expire", "202")));
+    const response = await postToWebhook(
+      signed(followUp(paid, "expire", "202")),
+    );
     assert.deepEqual(answer(response), { status: 200, outcome: "paid" });
-    assert.equal((await bookingState(sql, "late-expire")).payment_status, "paid");
+    assert.equal(
+      (await bookingState(sql, "late-expire")).payment_status,
+      "paid",
+    );
     const [row] = await confirmedLog(sql, "late-expire");
     assert.deepEqual([row.notified, row.confirmed, row.transaction_status], [
       "expire",

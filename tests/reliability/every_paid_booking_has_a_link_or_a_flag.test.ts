@@ -52,7 +52,9 @@ Deno.test("the link request fails in the background: the sweep gives the paid bo
       ["sweep-1", "sweep-2"].map((o) => bookingState(sql, o)),
     );
     assert.deepEqual(
-      states.map((s) => [s.payment_status, s.meeting_link !== null, s.needs_manual_link])
+      states.map((
+        s,
+      ) => [s.payment_status, s.meeting_link !== null, s.needs_manual_link])
         .sort(),
       [["paid", false, true], ["paid", true, false]],
       "the pool served one and flagged the other",

@@ -10,8 +10,8 @@ import {
   postToWebhook,
   putTransaction,
   resetData,
-  settlement,
   setSandboxFault,
+  settlement,
   signed,
   snapshotTables,
   spawnFunctionsServer,
@@ -35,8 +35,7 @@ Deno.test("Midtrans down, hanging, failing or refusing the key: 503 and nothing 
     await createBooking(sql, "midtrans-faults");
     const notification = signed(settlement("midtrans-faults"));
     const before = await snapshotTables(sql);
-    const deliver = () =>
-      postToWebhook(notification, { apiUrl: server.url });
+    const deliver = () => postToWebhook(notification, { apiUrl: server.url });
     const unavailable = { status: 503, error: "midtrans_unavailable" };
 
     await t.step("nothing listens", async () => {

@@ -47,12 +47,21 @@ export {
   statusCodeFor,
   webhookTest,
 } from "./webhook.ts";
+export {
+  notifyFromSandbox,
+  putTransaction,
+  type SandboxTransaction,
+  setSandboxFault,
+  spawnMidtransSandbox,
+  statusFieldsOf,
+} from "./midtrans_sandbox.ts";
 export { signJwt } from "./jwt.ts";
 export { prng } from "./random.ts";
 export {
   freePort,
   type RunningServer,
   type ServerExit,
+  spawnDenoServer,
   spawnFunctionsServer,
   testPostgres,
 } from "./server.ts";

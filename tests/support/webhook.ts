@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { addLinks, resetData } from "./data.ts";
 import { connect, type Sql } from "./db.ts";
 import { env } from "./env.ts";
+import { putTransaction, statusFieldsOf } from "./midtrans_sandbox.ts";
 import {
   callFunction,
   type FunctionResponse,
@@ -107,6 +108,8 @@ export interface PostOptions {
   /** Another functions server than the shared one. */
   apiUrl?: string;
   timeoutMs?: number;
+  /** Another Midtrans sandbox stand-in than the shared one (deliver only). */
+  sandboxUrl?: string;
 }
 
 /** POSTs a body (text as is, anything else as JSON) to midtrans-webhook as Midtrans does: no credentials. */
@@ -123,12 +126,17 @@ export function postToWebhook(
   });
 }
 
-/** Signs `n` with the test server key and POSTs it. */
-export function deliver(
+/**
+ * Midtrans sends `n`: its transaction becomes `n` in the sandbox stand-in (what the webhook's
+ * status call will confirm), then `n` is signed with the test server key and POSTed. A late,
+ * copied or edited notification is `postToWebhook(signed(n))` alone.
+ */
+export async function deliver(
   n: Notification,
   options: PostOptions = {},
 ): Promise<FunctionResponse> {
-  return postToWebhook(signed(n), options);
+  await putTransaction(n.order_id, statusFieldsOf(n), options.sandboxUrl);
+  return await postToWebhook(signed(n), options);
 }
 
 /** The `error` code, or the `outcome`, of a webhook answer. */

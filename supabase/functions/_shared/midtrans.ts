@@ -6,14 +6,18 @@ import { z } from "zod";
 import { constantTimeEqual } from "./constant_time.ts";
 import { db, withTimeout } from "./db.ts";
 import { ConfigError, HttpError } from "./errors.ts";
-import { parseWith, readAtMost } from "./http.ts";
+import { readAtMost } from "./http.ts";
 
 const text = (max: number) => z.string().min(1).max(max);
 
 /** The fields this system reads; every other field is kept in the stored payload as sent. */
 export const MidtransNotification = z.looseObject({
   order_id: text(50),
-  transaction_id: text(100),
+  // It goes into the status call's URL, which cannot carry a lone surrogate.
+  transaction_id: text(100).refine(
+    (id) => id.isWellFormed(),
+    "transaction_id must be well-formed Unicode",
+  ),
   transaction_status: text(40),
   status_code: z.string().regex(/^\d{3}$/, "status_code must be three digits"),
   gross_amount: z.string().regex(
@@ -138,39 +142,31 @@ export async function confirmWithMidtrans(
   } catch (error) {
     throw unavailable(`GET ${url}: ${(error as Error).message}`);
   }
-  let body: { status_code?: unknown } | undefined;
+  let body: unknown;
   try {
     body = bytes && JSON.parse(new TextDecoder().decode(bytes));
   } catch {
     body = undefined;
   }
-  // Midtrans puts its own status_code in the body, and not always in the HTTP status.
-  const code = typeof body?.status_code === "string"
-    ? Number(body.status_code)
-    : response.status;
-  if (code === 404 || response.status === 404) {
+  // A transaction's answer carries its own status_code (200, 201, 202, 407...); an error's
+  // status_code is the call's, and Midtrans does not always repeat it as the HTTP status.
+  const parsed = response.ok ? MidtransStatus.safeParse(body) : undefined;
+  const bodyCode = (body as { status_code?: unknown } | undefined)?.status_code;
+  if (!parsed?.success && (response.status === 404 || bodyCode === "404")) {
     throw new HttpError(
       404,
       "transaction_not_found",
       `Midtrans does not know transaction ${n.transaction_id}; nothing was recorded.`,
     );
   }
-  if (!response.ok || code >= 300 || typeof body !== "object") {
+  if (!parsed?.success) {
+    const refused = response.status === 401 || bodyCode === "401";
     throw unavailable(
-      `GET ${url}: HTTP ${response.status}, status_code ${code}` +
-        (code === 401
-          ? " (MIDTRANS_SERVER_KEY or MIDTRANS_API_URL is wrong)"
-          : ""),
+      `GET ${url}: HTTP ${response.status}, status_code ${bodyCode}` +
+        (refused ? " (MIDTRANS_SERVER_KEY or MIDTRANS_API_URL is wrong)" : ""),
     );
   }
-  let status: MidtransStatus;
-  try {
-    status = parseWith(MidtransStatus, body);
-  } catch (error) {
-    throw unavailable(
-      `GET ${url}: unexpected answer: ${(error as Error).message}`,
-    );
-  }
+  const status = parsed.data;
   if (
     status.order_id !== n.order_id || status.transaction_id !== n.transaction_id
   ) {
