@@ -1,9 +1,14 @@
 // Hostile input, property-based: thousands of generated requests against both functions over
-// HTTP. Every answer is a 4xx JSON error with a known `error` code (or, for a correctly signed
-// well-formed notification, what the system does with it), the server stays up, and no table
-// changes except by what a signed well-formed notification records.
+// HTTP. Every answer is a 4xx JSON error whose code and status are those of the table in
+// _shared/errors.ts (or, for a correctly signed well-formed notification, what the system does
+// with it), the server stays up, and no table changes except by what a signed well-formed
+// notification records.
 import assert from "node:assert/strict";
 import fc from "fast-check";
+import {
+  type ErrorCode,
+  ERRORS,
+} from "../../supabase/functions/_shared/errors.ts";
 import {
   addLinks,
   asServiceRole,
@@ -22,22 +27,6 @@ import {
 } from "../support/mod.ts";
 
 const SEED = Number(Deno.env.get("RELIABILITY_SEED") ?? 20261125);
-
-// Every code either function may answer a bad request with, and its status.
-const ERROR_STATUS: Record<string, number> = {
-  invalid_request: 400,
-  unauthorized: 401,
-  invalid_signature: 401,
-  forbidden: 403,
-  booking_not_found: 404,
-  order_not_found: 404,
-  transaction_not_found: 404,
-  method_not_allowed: 405,
-  booking_not_paid: 409,
-  transaction_order_mismatch: 409,
-  payload_too_large: 413,
-  unsupported_media_type: 415,
-};
 
 const SQL_INJECTIONS = [
   "'; drop table public.bookings; --",
@@ -100,7 +89,9 @@ function assertClientError(answer: FunctionResponse, allowed?: string[]): void {
       answer.headers.get("content-type")?.includes("json"),
     `a JSON error body, got ${answer.status} ${answer.text}`,
   );
-  assert.equal(answer.status, ERROR_STATUS[error], error);
+  assert.ok(error in ERRORS, `${error} is in the table of error codes`);
+  assert.equal(answer.status, ERRORS[error as ErrorCode], error);
+  assert.ok(answer.status < 500, `${answer.status} ${error} is a client error`);
   if (allowed) assert.ok(allowed.includes(error), error);
 }
 

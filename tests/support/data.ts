@@ -34,7 +34,7 @@ export async function addLinks(
 
 // A slot that has already ended: the every-minute sweep only serves upcoming bookings, so in
 // these tests every link is assigned by the call under test, whenever the sweep fires.
-export const ENDED_SLOT = {
+const ENDED_SLOT = {
   startsAt: "2021-03-01T10:00:00+07:00",
   endsAt: "2021-03-01T11:00:00+07:00",
 };

@@ -34,7 +34,7 @@ export interface CallOptions extends Omit<RequestInit, "body" | "signal"> {
 }
 
 /** `${apiUrl}/functions/v1/${name}${path}` */
-export function functionUrl(
+function functionUrl(
   name: string,
   path = "",
   apiUrl = env.apiUrl,

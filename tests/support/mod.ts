@@ -1,12 +1,10 @@
 // Test helpers, one per job, shared by every Deno test: `import { ... } from "../support/mod.ts"`.
 
-export { env, type StackEnv } from "./env.ts";
+export { env } from "./env.ts";
 export { connect, type Sql, withSql } from "./db.ts";
 export {
   addLinks,
-  type BookingOptions,
   createBooking,
-  ENDED_SLOT,
   insertBookings,
   meetLink,
   resetData,
@@ -15,19 +13,13 @@ export {
   type BookingState,
   bookingState,
   notificationLog,
-  type NotificationRow,
   paidBookingsSharingALink,
-  type SharedLink,
   snapshotTables,
-  type TableRows,
 } from "./state.ts";
 export {
   callFunction,
-  type CallOptions,
   functionNames,
   type FunctionResponse,
-  functionUrl,
-  type JsonBody,
   pendingBackgroundTasks,
   pollUntil,
   settleBackgroundWork,
@@ -38,7 +30,6 @@ export {
   deliver,
   followUp,
   type Notification,
-  type PostOptions,
   postToWebhook,
   type Sample,
   sample,
@@ -55,13 +46,8 @@ export {
   spawnMidtransSandbox,
   statusFieldsOf,
 } from "./midtrans_sandbox.ts";
+export { captureConsole } from "./console.ts";
+export { callInProcess, downDatabaseUrl } from "./in_process.ts";
 export { signJwt } from "./jwt.ts";
 export { prng } from "./random.ts";
-export {
-  freePort,
-  type RunningServer,
-  type ServerExit,
-  spawnDenoServer,
-  spawnFunctionsServer,
-  testPostgres,
-} from "./server.ts";
+export { freePort, spawnFunctionsServer, testPostgres } from "./server.ts";

@@ -5,6 +5,7 @@ import type postgres from "postgres";
 import { z } from "zod";
 import { constantTimeEqual } from "./constant_time.ts";
 import { db, withTimeout } from "./db.ts";
+import type { Env } from "./env.ts";
 import { ConfigError, HttpError } from "./errors.ts";
 import { readAtMost } from "./http.ts";
 
@@ -30,8 +31,8 @@ export const MidtransNotification = z.looseObject({
 });
 export type MidtransNotification = z.infer<typeof MidtransNotification>;
 
-export function midtransServerKey(): string {
-  const key = Deno.env.get("MIDTRANS_SERVER_KEY");
+export function midtransServerKey(env: Env = Deno.env): string {
+  const key = env.get("MIDTRANS_SERVER_KEY");
   if (!key) {
     throw new ConfigError(
       "MIDTRANS_SERVER_KEY is not set: refusing every notification",
@@ -59,12 +60,11 @@ export async function verifyMidtransSignature(
   serverKey: string,
 ): Promise<void> {
   if (!n.signature_key) {
-    throw new HttpError(401, "invalid_signature", "signature_key is missing.");
+    throw new HttpError("invalid_signature", "signature_key is missing.");
   }
   const expected = await midtransSignature(n, serverKey);
   if (!constantTimeEqual(n.signature_key.toLowerCase(), expected)) {
     throw new HttpError(
-      401,
       "invalid_signature",
       "signature_key does not match this notification.",
     );
@@ -87,25 +87,20 @@ const SANDBOX_API_URL = "https://api.sandbox.midtrans.com";
 const PRODUCTION_API_URL = "https://api.midtrans.com";
 
 /** MIDTRANS_API_URL, else the environment the server key belongs to (sandbox keys say so). */
-export function midtransApiUrl(serverKey: string): string {
-  const configured = Deno.env.get("MIDTRANS_API_URL");
+export function midtransApiUrl(serverKey: string, env: Env = Deno.env): string {
+  const configured = env.get("MIDTRANS_API_URL");
   if (configured) return configured.replace(/\/+$/, "");
   return serverKey.startsWith("SB-Mid-server-")
     ? SANDBOX_API_URL
     : PRODUCTION_API_URL;
 }
 
-// Midtrans waits 15 s for the webhook's answer; the status call must leave room for the database.
-const STATUS_TIMEOUT_MS = Number(
-  Deno.env.get("MIDTRANS_API_TIMEOUT_MS") ?? 5_000,
-);
 const STATUS_MAX_BYTES = 256 * 1024;
 
 // Midtrans cannot confirm right now: answer 503 so it retries (four times, over hours).
 // The cause goes to the log line, not to the caller.
 function unavailable(cause: string): HttpError {
   const error = new HttpError(
-    503,
     "midtrans_unavailable",
     "Midtrans's Get Status API could not confirm this notification; retry later.",
   );
@@ -123,11 +118,14 @@ function unavailable(cause: string): HttpError {
 export async function confirmWithMidtrans(
   n: MidtransNotification,
   serverKey: string,
+  env: Env = Deno.env,
 ): Promise<MidtransStatus> {
-  const url = `${midtransApiUrl(serverKey)}/v2/${
+  const url = `${midtransApiUrl(serverKey, env)}/v2/${
     encodeURIComponent(n.transaction_id)
   }/status`;
-  const signal = AbortSignal.timeout(STATUS_TIMEOUT_MS);
+  // Midtrans waits 15 s for the webhook's answer: the status call must leave the database room.
+  const timeoutMs = Number(env.get("MIDTRANS_API_TIMEOUT_MS") ?? 5_000);
+  const signal = AbortSignal.timeout(timeoutMs);
   let response: Response;
   let bytes: Uint8Array | undefined;
   try {
@@ -154,7 +152,6 @@ export async function confirmWithMidtrans(
   const bodyCode = (body as { status_code?: unknown } | undefined)?.status_code;
   if (!parsed?.success && (response.status === 404 || bodyCode === "404")) {
     throw new HttpError(
-      404,
       "transaction_not_found",
       `Midtrans does not know transaction ${n.transaction_id}; nothing was recorded.`,
     );
@@ -171,7 +168,6 @@ export async function confirmWithMidtrans(
     status.order_id !== n.order_id || status.transaction_id !== n.transaction_id
   ) {
     throw new HttpError(
-      409,
       "transaction_order_mismatch",
       `Midtrans says transaction ${n.transaction_id} belongs to another order; nothing was recorded.`,
     );
@@ -199,17 +195,17 @@ export type Recorded = {
 export async function recordNotification(
   received: unknown,
   confirmed: MidtransStatus,
+  env: Env = Deno.env,
 ): Promise<Recorded> {
-  const sql = db();
+  const sql = db(env);
   const [row] = await withTimeout<Recorded>(
     sql`select * from public.record_midtrans_notification(${
       sql.json(received as postgres.JSONValue)
     }, ${sql.json(confirmed as postgres.JSONValue)})`,
+    env,
   );
   return row;
 }
-
-const ASSIGN_TIMEOUT_MS = Number(Deno.env.get("ASSIGN_TIMEOUT_MS") ?? 10_000);
 
 // pool_exhausted is an answer, not a failure: the booking is flagged for a manual link.
 async function answerCode(response: Response): Promise<string> {
@@ -220,11 +216,17 @@ async function answerCode(response: Response): Promise<string> {
     : `failed: HTTP ${response.status} ${code}`;
 }
 
-/** Asks assign-meeting-link for the booking's link. Failures are logged: the sweep retries. */
-export async function requestMeetingLink(bookingId: string): Promise<void> {
+/**
+ * Asks assign-meeting-link for the booking's link, waiting at most ASSIGN_TIMEOUT_MS (default 10 s).
+ * Failures are logged: the sweep retries.
+ */
+export async function requestMeetingLink(
+  bookingId: string,
+  env: Env = Deno.env,
+): Promise<void> {
   const started = performance.now();
-  const url = Deno.env.get("SUPABASE_URL");
-  const key = Deno.env.get("SUPABASE_SERVICE_ROLE_KEY");
+  const url = env.get("SUPABASE_URL");
+  const key = env.get("SUPABASE_SERVICE_ROLE_KEY");
   let outcome: string;
   try {
     if (!url || !key) {
@@ -239,7 +241,7 @@ export async function requestMeetingLink(bookingId: string): Promise<void> {
       "assign-meeting-link",
       {
         body: { bookingId },
-        timeout: ASSIGN_TIMEOUT_MS,
+        timeout: Number(env.get("ASSIGN_TIMEOUT_MS") ?? 10_000),
       },
     );
     outcome = error instanceof FunctionsHttpError

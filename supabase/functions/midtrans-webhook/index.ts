@@ -2,6 +2,8 @@
 // status, records the notification once with what Midtrans confirmed, moves the booking's payment
 // status, and asks for a meeting link without waiting for it.
 import { runInBackground } from "../_shared/background.ts";
+import type { Env } from "../_shared/env.ts";
+import { HttpError } from "../_shared/errors.ts";
 import { json, parseWith, postHandler, readJson } from "../_shared/http.ts";
 import {
   confirmWithMidtrans,
@@ -12,9 +14,10 @@ import {
   verifyMidtransSignature,
 } from "../_shared/midtrans.ts";
 
-export default {
-  fetch: postHandler("midtrans-webhook", async (req, log) => {
-    const serverKey = midtransServerKey();
+/** The handler with its settings read from `env` (tests pass their own). */
+export function fetchWith(env: Env = Deno.env) {
+  return postHandler("midtrans-webhook", async (req, log) => {
+    const serverKey = midtransServerKey(env);
     const body = await readJson(req, 64 * 1024);
     const notification = parseWith(MidtransNotification, body);
     log.orderId = notification.order_id;
@@ -23,24 +26,25 @@ export default {
     await verifyMidtransSignature(notification, serverKey);
 
     const started = performance.now();
-    const confirmed = await confirmWithMidtrans(notification, serverKey);
+    const confirmed = await confirmWithMidtrans(notification, serverKey, env);
     log.statusApiMs = Math.round(performance.now() - started);
     log.confirmedStatus = confirmed.transaction_status;
 
-    const recorded = await recordNotification(body, confirmed);
+    const recorded = await recordNotification(body, confirmed, env);
     log.bookingId = recorded.booking_id;
     log.outcome = recorded.outcome;
     if (Object.keys(recorded.notified_differences).length > 0) {
       log.notifiedDifferences = recorded.notified_differences;
     }
     if (recorded.needs_link && recorded.booking_id) {
-      runInBackground(requestMeetingLink(recorded.booking_id));
+      runInBackground(requestMeetingLink(recorded.booking_id, env));
     }
     if (recorded.outcome === "unknown_order") {
-      return json({
-        error: "order_not_found",
-        message: `No booking has order_id ${notification.order_id}.`,
-      }, 404);
+      // Stored all the same: applied when Midtrans retries after the booking exists.
+      throw new HttpError(
+        "order_not_found",
+        `No booking has order_id ${notification.order_id}.`,
+      );
     }
     return json({
       received: true,
@@ -49,5 +53,7 @@ export default {
       bookingId: recorded.booking_id,
       paymentStatus: recorded.payment_status,
     });
-  }),
-};
+  });
+}
+
+export default { fetch: fetchWith() };
