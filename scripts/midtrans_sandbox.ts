@@ -22,6 +22,8 @@
 // stack's key; required), MIDTRANS_NOTIFICATION_URL (the webhook; default the dev stack's).
 // State lives in memory: a restart forgets every transaction.
 
+import { statusCodeFor } from "./midtrans_status_codes.ts";
+
 type Transaction = Record<string, unknown> & {
   order_id: string;
   transaction_id: string;
@@ -54,25 +56,6 @@ function setFault(mode: FaultMode): void {
   fault = mode;
   releaseHung();
   hung = new Promise<void>((resolve) => releaseHung = resolve);
-}
-
-// The status_code Midtrans sends with each transaction_status (its HTTP notification docs).
-function statusCodeOf(t: Record<string, unknown>): string {
-  switch (t.transaction_status) {
-    case "capture":
-      return t.fraud_status === "challenge" ? "201" : "200";
-    case "settlement":
-    case "refund":
-    case "partial_refund":
-    case "chargeback":
-    case "partial_chargeback":
-      return "200";
-    case "pending":
-    case "authorize":
-      return "201";
-    default:
-      return "202";
-  }
 }
 
 /** "YYYY-MM-DD HH:MM:SS" in GMT+7, as Midtrans writes times. */
@@ -179,7 +162,10 @@ async function putTransaction(
     transaction_status: merged.transaction_status,
     status_code: typeof given.status_code === "string"
       ? given.status_code
-      : statusCodeOf(merged),
+      : statusCodeFor(
+        merged.transaction_status,
+        merged.fraud_status as string | undefined,
+      ),
     status_message: "Success, transaction is found",
   } as Transaction;
   if (

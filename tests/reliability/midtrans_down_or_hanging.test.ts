@@ -30,10 +30,23 @@ Deno.test("Midtrans down, hanging, failing or refusing the key: 503 and nothing 
     MIDTRANS_API_TIMEOUT_MS: String(TIMEOUT_MS),
   });
   let midtrans: Awaited<ReturnType<typeof spawnMidtransSandbox>> | undefined;
+  const notification = signed(settlement("midtrans-faults"));
+  /** (Re)starts Midtrans on its port, knowing the transaction, with the test key or `serverKey`. */
+  const startMidtrans = async (serverKey?: string) => {
+    await midtrans?.stop();
+    midtrans = await spawnMidtransSandbox(midtransPort, {
+      apiUrl: server.url,
+      serverKey,
+    });
+    await putTransaction(
+      "midtrans-faults",
+      statusFieldsOf(notification),
+      midtrans.url,
+    );
+  };
   try {
     await resetData(sql);
     await createBooking(sql, "midtrans-faults");
-    const notification = signed(settlement("midtrans-faults"));
     const before = await snapshotTables(sql);
     const deliver = () => postToWebhook(notification, { apiUrl: server.url });
     const unavailable = { status: 503, error: "midtrans_unavailable" };
@@ -43,14 +56,7 @@ Deno.test("Midtrans down, hanging, failing or refusing the key: 503 and nothing 
       assert.deepEqual(await snapshotTables(sql), before);
     });
 
-    midtrans = await spawnMidtransSandbox(midtransPort, {
-      apiUrl: server.url,
-    });
-    await putTransaction(
-      "midtrans-faults",
-      statusFieldsOf(notification),
-      midtrans.url,
-    );
+    await startMidtrans();
 
     await t.step("it never answers: 503 once the timeout passes", async () => {
       await setSandboxFault("hang", midtrans!.url);
@@ -70,25 +76,13 @@ Deno.test("Midtrans down, hanging, failing or refusing the key: 503 and nothing 
     });
 
     await t.step("it refuses the server key (401)", async () => {
-      await midtrans!.stop();
-      midtrans = await spawnMidtransSandbox(midtransPort, {
-        apiUrl: server.url,
-        serverKey: "SB-Mid-server-SOMEONE-ELSE",
-      });
+      await startMidtrans("SB-Mid-server-SOMEONE-ELSE");
       assert.deepEqual(answer(await deliver()), unavailable);
       assert.deepEqual(await snapshotTables(sql), before);
     });
 
     await t.step("Midtrans is back: Midtrans's retry is applied", async () => {
-      await midtrans!.stop();
-      midtrans = await spawnMidtransSandbox(midtransPort, {
-        apiUrl: server.url,
-      });
-      await putTransaction(
-        "midtrans-faults",
-        statusFieldsOf(notification),
-        midtrans.url,
-      );
+      await startMidtrans();
       assert.deepEqual(answer(await deliver()), {
         status: 200,
         outcome: "paid",

@@ -7,11 +7,14 @@ import { addLinks, resetData } from "./data.ts";
 import { connect, type Sql } from "./db.ts";
 import { env } from "./env.ts";
 import { putTransaction, statusFieldsOf } from "./midtrans_sandbox.ts";
+import { statusCodeFor } from "../../scripts/midtrans_status_codes.ts";
 import {
   callFunction,
   type FunctionResponse,
   settleBackgroundWork,
 } from "./http.ts";
+
+export { statusCodeFor };
 
 /** A notification as Midtrans sends it: a JSON object of strings, with these fields at least. */
 export type Notification = {
@@ -57,24 +60,6 @@ export function signed<T extends Signed>(
   serverKey = env.midtransServerKey,
 ): T & { signature_key: string } {
   return { ...n, signature_key: midtransSignatureOf(n, serverKey) };
-}
-
-/** The status_code Midtrans sends with a transaction_status. */
-export function statusCodeFor(transactionStatus: string): string {
-  switch (transactionStatus) {
-    case "settlement":
-    case "capture":
-    case "refund":
-    case "partial_refund":
-    case "chargeback":
-    case "partial_chargeback":
-      return "200";
-    case "pending":
-    case "authorize":
-      return "201";
-    default:
-      return "202";
-  }
 }
 
 /** A settlement for `orderId` in the shape of the GoPay sample. */
