@@ -66,6 +66,9 @@ Deno.test("Midtrans down, hanging, failing or refusing the key: 503 and nothing 
         response.ms >= TIMEOUT_MS && response.ms < TIMEOUT_MS + 3_000,
         `answered after ${response.ms} ms`,
       );
+      console.log(
+        `Midtrans hanging: webhook answered 503 after ${response.ms} ms (timeout ${TIMEOUT_MS} ms)`,
+      );
       assert.deepEqual(await snapshotTables(sql), before);
     });
 
