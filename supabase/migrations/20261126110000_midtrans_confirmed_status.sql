@@ -80,7 +80,7 @@ begin
      or v_transaction_id is distinct from p_notification ->> 'transaction_id' then
     raise exception 'Midtrans confirmed transaction % of order %, not transaction % of order %',
       v_transaction_id, v_order_id, p_notification ->> 'transaction_id', p_notification ->> 'order_id'
-      using errcode = 'MT409', hint = 'transaction_order_mismatch';
+      using errcode = 'MLMIS', hint = 'transaction_order_mismatch';
   end if;
 
   select coalesce(jsonb_object_agg(f.field, jsonb_build_object(
@@ -195,7 +195,7 @@ comment on function public.record_midtrans_notification(jsonb, jsonb) is
   'API CONFIRMED for its transaction (p_confirmed), once per confirmed state, and applies the '
   'confirmed status to the booking atomically. outcome: paid | status_changed | ignored | '
   'needs_review | unknown_order | duplicate (recorded before, not applied again). needs_link: the '
-  'booking is paid and has no meeting link. MT409: the confirmation is of another order or transaction.';
+  'booking is paid and has no meeting link. MLMIS: the confirmation is of another order or transaction.';
 
 -- ---------------------------------------------------------------------------
 -- The sweep flags what it cannot serve

@@ -58,7 +58,7 @@ export class ConfigError extends Error {}
 const SQL_ERRORS: Record<string, { code: ErrorCode; message?: string }> = {
   ML404: { code: "booking_not_found" },
   ML409: { code: "booking_not_paid" },
-  MT409: { code: "transaction_order_mismatch" },
+  MLMIS: { code: "transaction_order_mismatch" },
   // Postgres text and jsonb cannot hold U+0000.
   "22P05": { code: "invalid_request", message: "Text may not contain U+0000." },
 };

@@ -49,9 +49,9 @@ select is((select notified_differences from midtrans_notifications where order_i
 
 -- The confirmation must be of the notification's own transaction and order.
 select throws_ok($$select pg_temp.confirm(pg_temp.status('cf-3', 't3', 'settlement'), pg_temp.status('cf-4', 't3', 'settlement'))$$,
-  'MT409', null, 'a confirmation of another order is refused');
+  'MLMIS', null, 'a confirmation of another order is refused');
 select throws_ok($$select pg_temp.confirm(pg_temp.status('cf-3', 't3', 'settlement'), pg_temp.status('cf-3', 't3-other', 'settlement'))$$,
-  'MT409', null, 'and one of another transaction');
+  'MLMIS', null, 'and one of another transaction');
 select is((select count(*) from midtrans_notifications where order_id in ('cf-3', 'cf-4')), 0::bigint,
   'neither writes anything');
 
