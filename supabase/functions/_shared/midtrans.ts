@@ -11,23 +11,29 @@ import { readAtMost } from "./http.ts";
 
 const text = (max: number) => z.string().min(1).max(max);
 
-/** The fields this system reads; every other field is kept in the stored payload as sent. */
-export const MidtransNotification = z.looseObject({
+// The fields this system reads, as Midtrans sends them in a notification and in a status answer.
+const transactionFields = {
   order_id: text(50),
-  // It goes into the status call's URL, which cannot carry a lone surrogate.
-  transaction_id: text(100).refine(
-    (id) => id.isWellFormed(),
-    "transaction_id must be well-formed Unicode",
-  ),
+  transaction_id: text(100),
   transaction_status: text(40),
   status_code: z.string().regex(/^\d{3}$/, "status_code must be three digits"),
   gross_amount: z.string().regex(
     /^\d{1,15}(\.\d{1,2})?$/,
     "gross_amount must be a decimal string such as 150000.00",
   ),
-  signature_key: z.string().max(256).optional(),
   fraud_status: text(40).optional(),
   currency: text(10).optional(),
+};
+
+/** A notification; every other field is kept in the stored payload as sent. */
+export const MidtransNotification = z.looseObject({
+  ...transactionFields,
+  // It goes into the status call's URL, which cannot carry a lone surrogate.
+  transaction_id: transactionFields.transaction_id.refine(
+    (id) => id.isWellFormed(),
+    "transaction_id must be well-formed Unicode",
+  ),
+  signature_key: z.string().max(256).optional(),
 });
 export type MidtransNotification = z.infer<typeof MidtransNotification>;
 
@@ -72,15 +78,7 @@ export async function verifyMidtransSignature(
 }
 
 /** What the Get Status API answers for a transaction; every other field is kept as answered. */
-export const MidtransStatus = z.looseObject({
-  order_id: text(50),
-  transaction_id: text(100),
-  transaction_status: text(40),
-  status_code: z.string().regex(/^\d{3}$/),
-  gross_amount: z.string().regex(/^\d{1,15}(\.\d{1,2})?$/),
-  fraud_status: text(40).optional(),
-  currency: text(10).optional(),
-});
+export const MidtransStatus = z.looseObject(transactionFields);
 export type MidtransStatus = z.infer<typeof MidtransStatus>;
 
 const SANDBOX_API_URL = "https://api.sandbox.midtrans.com";
@@ -169,7 +167,7 @@ export async function confirmWithMidtrans(
   ) {
     throw new HttpError(
       "transaction_order_mismatch",
-      `Midtrans says transaction ${n.transaction_id} belongs to another order; nothing was recorded.`,
+      `Midtrans does not have transaction ${n.transaction_id} in order ${n.order_id}; nothing was recorded.`,
     );
   }
   return status;
