@@ -272,14 +272,28 @@ async function route(request: Request): Promise<Response> {
   return midtransError(404, "The requested resource is not found");
 }
 
-const server = Deno.serve({
-  hostname,
-  port,
-  onListen: () =>
-    console.log(
-      `midtrans sandbox on http://${hostname}:${port}, notifying ${notificationUrl}`,
-    ),
-}, route);
+/** Listens, retrying for a few seconds: a port in this range can be briefly held as a client port. */
+async function serve(): Promise<Deno.HttpServer> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return Deno.serve({
+        hostname,
+        port,
+        onListen: () =>
+          console.log(
+            `midtrans sandbox on http://${hostname}:${port}, notifying ${notificationUrl}`,
+          ),
+      }, route);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AddrInUse) || attempt === 20) {
+        throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}
+
+const server = await serve();
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, () => {
