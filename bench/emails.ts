@@ -1,8 +1,13 @@
-// (7) Emails: 1,000 signed settlements for bookings with a customer, each its own address; how
+// (7) Emails: 1,000 signed settlements (confirmed with the Midtrans stand-in, as in the webhook
+// benchmark) for bookings with a customer, each its own address; how
 // long until the last invite is in MailDev, notification-to-inbox latency, messages per second,
 // and, read back from MailDev itself, that none was lost and none came twice.
 import { midtransSignature } from "../supabase/functions/_shared/midtrans.ts";
 import { Mailbox } from "../tests/support/maildev.ts";
+import {
+  putTransaction,
+  statusFieldsOf,
+} from "../tests/support/midtrans_sandbox.ts";
 import {
   addLinks,
   env,
@@ -74,6 +79,17 @@ export async function emails(sql: Sql): Promise<EmailsResult> {
       ),
     };
   }));
+
+  // Midtrans's side first (not timed): each transaction is what its status call will confirm.
+  await load(
+    notifications.length,
+    CALLERS,
+    (i) =>
+      putTransaction(
+        notifications[i].order_id,
+        statusFieldsOf(notifications[i]),
+      ),
+  );
 
   // When each notification was sent, on the database's clock (sent_at is written there too).
   const [{ offset }] = await sql<{ offset: number }[]>`

@@ -39,6 +39,14 @@ export {
   webhookTest,
 } from "./webhook.ts";
 export {
+  notifyFromSandbox,
+  putTransaction,
+  type SandboxTransaction,
+  setSandboxFault,
+  spawnMidtransSandbox,
+  statusFieldsOf,
+} from "./midtrans_sandbox.ts";
+export {
   createCustomerBooking,
   type Customer,
   drain,
