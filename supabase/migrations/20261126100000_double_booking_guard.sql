@@ -98,6 +98,7 @@ as $$
 declare
   v_slot tstzrange := tstzrange(new.starts_at, new.ends_at, '[)');
   v_other public.bookings;
+  v_rows integer := coalesce(nullif(current_setting('meeting_links.guard_rows', true), ''), '0')::integer + 1;
 begin
   -- Under another isolation level the probe's snapshot could predate a conflicting booking
   -- committed while this transaction waited for the lock.
@@ -107,7 +108,14 @@ begin
   end if;
   -- The same locks a claim takes (a claim already holds them, so it never waits here). Held to
   -- commit: any other writer of this link and hour waits, then sees this booking committed.
-  perform public.lock_meeting_link(new.meeting_link_id, v_slot, p_wait => true);
+  -- A bulk write (over 500 such rows in one transaction) would fill the shared lock table: it
+  -- locks out every other writer of bookings instead, once, until it commits.
+  perform set_config('meeting_links.guard_rows', v_rows::text, true);
+  if v_rows <= 500 then
+    perform public.lock_meeting_link(new.meeting_link_id, v_slot, p_wait => true);
+  elsif v_rows = 501 then
+    lock table public.bookings in share row exclusive mode;
+  end if;
   select * into v_other from public.bookings b
   where b.id = public.meeting_link_overlapping_booking(new.meeting_link_id, v_slot, new.id);
   if found then
