@@ -4,8 +4,7 @@
 // auto_explain, with and without planner statistics, and each plan is walked for a GiST scan
 // below a node that rescans it (a nested loop's inner side, a SubPlan).
 import assert from "node:assert/strict";
-import { connect, type Sql } from "../support/mod.ts";
-import { addLinks, resetData } from "../support/data.ts";
+import { addLinks, connect, resetData, type Sql } from "../support/mod.ts";
 
 /** Thrown to roll the exercise back. */
 class Rollback extends Error {}

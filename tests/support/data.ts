@@ -31,3 +31,47 @@ export async function addLinks(
     returning id`;
   return rows.map((row) => row.id);
 }
+
+// A slot that has already ended: the every-minute sweep only serves upcoming bookings, so in
+// these tests every link is assigned by the call under test, whenever the sweep fires.
+const ENDED_SLOT = {
+  startsAt: "2021-03-01T10:00:00+07:00",
+  endsAt: "2021-03-01T11:00:00+07:00",
+};
+
+/** Inserts `count` bookings in one slot (paid and ended by default) and returns their ids. */
+export async function insertBookings(
+  sql: Sql,
+  count: number,
+  { status = "paid", slot = ENDED_SLOT } = {},
+): Promise<string[]> {
+  const rows = await sql<{ id: string }[]>`
+    insert into bookings (order_id, starts_at, ends_at, amount, payment_status)
+    select 'assign-' || gen_random_uuid(), ${slot.startsAt}, ${slot.endsAt}, 150000, ${status}
+    from generate_series(1, ${count}::int)
+    returning id`;
+  return rows.map((row) => row.id);
+}
+
+export interface BookingOptions {
+  amount?: string;
+  startsAt?: string;
+  endsAt?: string;
+}
+
+/** A pending booking for `orderId` (150000 IDR, 2031-03-03 10:00-11:00 Jakarta by default). */
+export async function createBooking(
+  sql: Sql,
+  orderId: string,
+  {
+    amount = "150000.00",
+    startsAt = "2031-03-03 10:00+07",
+    endsAt = "2031-03-03 11:00+07",
+  }: BookingOptions = {},
+): Promise<string> {
+  const [{ id }] = await sql<{ id: string }[]>`
+    insert into bookings (order_id, amount, starts_at, ends_at)
+    values (${orderId}, ${amount}, ${startsAt}, ${endsAt})
+    returning id`;
+  return id;
+}

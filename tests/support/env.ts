@@ -1,10 +1,13 @@
 // Where the stack under test is, read from the environment that scripts/test sets. The defaults
 // are the dev stack of scripts/start, so `deno test` also runs against a running `scripts/start`.
 
-const LOCAL_ANON_KEY =
-  "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6ImFub24iLCJleHAiOjE5ODM4MTI5OTZ9.CRXP1A7WOeoJeXxjNni43kdQwgnWNReilDMblYTn_I0";
-const LOCAL_SERVICE_ROLE_KEY =
-  "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6InNlcnZpY2Vfcm9sZSIsImV4cCI6MTk4MzgxMjk5Nn0.EGIM96RAZx35lJzdJsyH-qQwv8Hdp7fsn3W0YpN81IU";
+import { parseEnv } from "node:util";
+
+// The local stack's public demo keys and dev URLs: scripts/local.env, the one file that
+// scripts/lib.sh and `deno task serve` read too.
+const localEnv = parseEnv(
+  Deno.readTextFileSync(new URL("../../scripts/local.env", import.meta.url)),
+);
 
 export interface StackEnv {
   /** Base URL of the API, e.g. http://127.0.0.1:54331 (functions under /functions/v1). */
@@ -26,49 +29,28 @@ export interface StackEnv {
   functionsServerPid?: number;
 }
 
-function get(name: string, fallback: string): string {
+function get(name: string): string {
   const value = Deno.env.get(name);
-  return value === undefined || value === "" ? fallback : value;
+  return value === undefined || value === "" ? localEnv[name] ?? "" : value;
 }
 
-function firstKey(json: string, fallback: string): string {
-  try {
-    const keys = Object.values(JSON.parse(json) as Record<string, string>);
-    return keys[0] ?? fallback;
-  } catch {
-    return fallback;
-  }
+function firstKey(json: string): string {
+  return Object.values(JSON.parse(json) as Record<string, string>)[0];
 }
 
 function load(): StackEnv {
-  const apiUrl = get("API_URL", get("SUPABASE_URL", "http://127.0.0.1:54321"))
-    .replace(/\/+$/, "");
+  const apiUrl = (get("API_URL") || get("SUPABASE_URL")).replace(/\/+$/, "");
   const pid = Number(Deno.env.get("FUNCTIONS_SERVER_PID"));
   return {
     apiUrl,
     functionsUrl: `${apiUrl}/functions/v1`,
-    dbUrl: get(
-      "SUPABASE_DB_URL",
-      "postgresql://postgres:postgres@127.0.0.1:54322/postgres",
-    ),
-    anonKey: get("SUPABASE_ANON_KEY", LOCAL_ANON_KEY),
-    serviceRoleKey: get("SUPABASE_SERVICE_ROLE_KEY", LOCAL_SERVICE_ROLE_KEY),
-    publishableKey: firstKey(
-      get("SUPABASE_PUBLISHABLE_KEYS", ""),
-      "sb_publishable_ACJWlzQHlZjBrEguHvfOxg_3BJgxAaH",
-    ),
-    secretKey: firstKey(
-      get("SUPABASE_SECRET_KEYS", ""),
-      "sb_secret_N7UND0UgjKTVK-Uodkm0Hg_xSvEMPvz",
-    ),
-    jwtSecret: get(
-      "SUPABASE_JWT_SECRET",
-      "super-secret-jwt-token-with-at-least-32-characters-long",
-    ),
-    midtransServerKey: get(
-      "MIDTRANS_SERVER_KEY",
-      "SB-Mid-server-LOCAL-TEST-KEY",
-    ),
+    dbUrl: get("SUPABASE_DB_URL"),
+    anonKey: get("SUPABASE_ANON_KEY"),
+    serviceRoleKey: get("SUPABASE_SERVICE_ROLE_KEY"),
+    publishableKey: firstKey(get("SUPABASE_PUBLISHABLE_KEYS")),
+    secretKey: firstKey(get("SUPABASE_SECRET_KEYS")),
+    jwtSecret: get("SUPABASE_JWT_SECRET"),
+    midtransServerKey: get("MIDTRANS_SERVER_KEY"),
     functionsServerPid: Number.isInteger(pid) && pid > 0 ? pid : undefined,
   };
 }

@@ -1,7 +1,11 @@
-// Calling the functions over real HTTP, the way ops and Midtrans do.
-
+// Calling the functions over real HTTP, the way ops and Midtrans do: the one HTTP caller every
+// test uses, and the local server's hooks for background work.
+import assert from "node:assert/strict";
 import { env } from "./env.ts";
 export { functionNames } from "../../scripts/functions.ts";
+
+/** A JSON answer's body: an object in every answer of this project's functions. */
+export type JsonBody = Record<string, unknown>;
 
 export interface FunctionResponse {
   status: number;
@@ -9,21 +13,33 @@ export interface FunctionResponse {
   /** Raw body text (always read, so no connection is left open). */
   text: string;
   /** The body parsed as JSON, or undefined when it is not JSON. */
-  json: unknown;
+  json: JsonBody | undefined;
+  /** Milliseconds from sending the request to reading the whole answer. */
+  ms: number;
 }
 
-export interface CallOptions extends Omit<RequestInit, "body"> {
+export interface CallOptions extends Omit<RequestInit, "body" | "signal"> {
   /** Sent as the JSON body with Content-Type: application/json. */
   json?: unknown;
-  /** Sent as is (a string or bytes); wins over `json`. */
+  /** Sent as is (a string, bytes or a stream); wins over `json`. */
   body?: BodyInit;
   /** Appended to the function's URL, e.g. "/extra?x=1". */
   path?: string;
+  /** Another functions server than the shared one, e.g. a spawned one. */
+  apiUrl?: string;
+  /** Abort the call after this long (default 30 s). */
+  timeoutMs?: number;
+  /** Fail the test unless the answer is declared and parses as JSON. */
+  requireJson?: boolean;
 }
 
-/** `${env.functionsUrl}/${name}${path}` */
-export function functionUrl(name: string, path = ""): string {
-  return `${env.functionsUrl}/${name}${path}`;
+/** `${apiUrl}/functions/v1/${name}${path}` */
+function functionUrl(
+  name: string,
+  path = "",
+  apiUrl = env.apiUrl,
+): string {
+  return `${apiUrl}/functions/v1/${name}${path}`;
 }
 
 /** Calls a function over HTTP (POST when there is a body, GET otherwise). */
@@ -31,7 +47,8 @@ export async function callFunction(
   name: string,
   options: CallOptions = {},
 ): Promise<FunctionResponse> {
-  const { json, path, body, ...init } = options;
+  const { json, path, body, apiUrl, timeoutMs = 30_000, requireJson, ...init } =
+    options;
   const headers = new Headers(init.headers);
   let payload: BodyInit | undefined = body;
   if (payload === undefined && json !== undefined) {
@@ -40,14 +57,31 @@ export async function callFunction(
       headers.set("content-type", "application/json");
     }
   }
-  const response = await fetch(functionUrl(name, path), {
+  const started = performance.now();
+  const response = await fetch(functionUrl(name, path, apiUrl), {
     method: init.method ?? (payload === undefined ? "GET" : "POST"),
     ...init,
     headers,
     body: payload,
+    signal: AbortSignal.timeout(timeoutMs),
   });
   const text = await response.text();
-  let parsed: unknown;
+  const ms = Math.round(performance.now() - started);
+  if (requireJson) {
+    assert.match(
+      response.headers.get("content-type") ?? "",
+      /^application\/json\b/,
+      `${response.status} is not declared JSON: ${text}`,
+    );
+    return {
+      status: response.status,
+      headers: response.headers,
+      text,
+      json: JSON.parse(text),
+      ms,
+    };
+  }
+  let parsed: JsonBody | undefined;
   try {
     parsed = JSON.parse(text);
   } catch {
@@ -58,6 +92,7 @@ export async function callFunction(
     headers: response.headers,
     text,
     json: parsed,
+    ms,
   };
 }
 
@@ -71,4 +106,30 @@ export async function settleBackgroundWork(
   const response = await fetch(`${apiUrl}/_local/settle`, { method: "POST" });
   const body = await response.json() as { pendingBackgroundTasks: number };
   return body.pendingBackgroundTasks;
+}
+
+/** How many background tasks the functions server has pending right now, without waiting. */
+export async function pendingBackgroundTasks(
+  apiUrl = env.apiUrl,
+): Promise<number> {
+  const response = await fetch(`${apiUrl}/_local/health`);
+  return (await response.json()).pendingBackgroundTasks;
+}
+
+/** Calls `attempt` until it returns something other than undefined, for at most `withinMs`. */
+export async function pollUntil<T>(
+  what: string,
+  attempt: () => Promise<T | undefined>,
+  withinMs = 10_000,
+  everyMs = 50,
+): Promise<T> {
+  const deadline = Date.now() + withinMs;
+  while (true) {
+    const value = await attempt();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) {
+      throw new Error(`${what}: not within ${withinMs} ms`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
 }

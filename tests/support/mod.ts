@@ -1,19 +1,45 @@
-// Test helpers shared by every Deno test: `import { env, connect, callFunction } from "./support/mod.ts"`.
+// Test helpers, one per job, shared by every Deno test: `import { ... } from "../support/mod.ts"`.
 
-export { env, type StackEnv } from "./env.ts";
+export { env } from "./env.ts";
 export { connect, type Sql, withSql } from "./db.ts";
 export {
+  addLinks,
+  createBooking,
+  insertBookings,
+  meetLink,
+  resetData,
+} from "./data.ts";
+export {
+  type BookingState,
+  bookingState,
+  notificationLog,
+  paidBookingsSharingALink,
+  snapshotTables,
+} from "./state.ts";
+export {
   callFunction,
-  type CallOptions,
   functionNames,
   type FunctionResponse,
-  functionUrl,
+  pendingBackgroundTasks,
+  pollUntil,
   settleBackgroundWork,
 } from "./http.ts";
+export { asServiceRole, assignLink, callAssign } from "./assign.ts";
 export {
-  freePort,
-  type RunningServer,
-  type ServerExit,
-  spawnFunctionsServer,
-  testPostgres,
-} from "./server.ts";
+  answer,
+  deliver,
+  followUp,
+  type Notification,
+  postToWebhook,
+  type Sample,
+  sample,
+  settlement,
+  signed,
+  statusCodeFor,
+  webhookTest,
+} from "./webhook.ts";
+export { captureConsole } from "./console.ts";
+export { callInProcess, downDatabaseUrl } from "./in_process.ts";
+export { signJwt } from "./jwt.ts";
+export { prng } from "./random.ts";
+export { freePort, spawnFunctionsServer, testPostgres } from "./server.ts";

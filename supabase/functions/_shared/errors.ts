@@ -1,34 +1,59 @@
-// Every failure a function can answer with, and the one place that turns it into HTTP.
+// Every error code a function answers with and its HTTP status, in one table, and the one
+// place that turns a failure into that answer. docs/api.md lists the same table for callers
+// (tests/unit/errors.test.ts holds the two together).
 
-/** A failure the caller can act on: an HTTP status and a stable `error` code. */
+/** Every `error` code of this project's functions, with its HTTP status. */
+export const ERRORS = {
+  /** Body is not JSON, or not the shape the endpoint takes (a `problems` list says why). */
+  invalid_request: 400,
+  /** No credential at all (assign-meeting-link). */
+  unauthorized: 401,
+  /** signature_key missing or not Midtrans's for this notification. */
+  invalid_signature: 401,
+  /** A real key that is not the service role's (anon, a user's JWT, publishable). */
+  forbidden: 403,
+  booking_not_found: 404,
+  /** A signed notification for an order no booking has; it is stored, and applied on retry. */
+  order_not_found: 404,
+  method_not_allowed: 405,
+  booking_not_paid: 409,
+  /** No link is free for the slot; the booking is flagged for a manual link. */
+  pool_exhausted: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  /** A bug; its cause is logged, never sent. */
+  internal_error: 500,
+  /** The deployment lacks a setting (a secret); named in the log. */
+  server_misconfigured: 500,
+  /** Postgres cannot be reached or did not answer in time: retry later. */
+  database_unavailable: 503,
+} as const satisfies Record<string, number>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** A failure the caller can act on: a stable `error` code (its status comes from ERRORS). */
 export class HttpError extends Error {
+  readonly status: number;
   constructor(
-    readonly status: number,
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
     readonly details: Record<string, unknown> = {},
   ) {
     super(message);
+    this.status = ERRORS[code];
   }
 }
 
 /** Configuration the deployment is missing: a 500 whose cause is logged, never a silent accept. */
 export class ConfigError extends Error {}
 
-// SQLSTATEs raised by our SQL functions (see the migrations), or by Postgres refusing input
+// SQLSTATEs raised by our SQL functions (see docs/conventions.md), or by Postgres refusing input
 // that passed validation, and what the caller should read.
-const SQL_ERRORS: Record<
-  string,
-  { status: number; code: string; message?: string }
-> = {
-  ML404: { status: 404, code: "booking_not_found" },
-  ML409: { status: 409, code: "booking_not_paid" },
+const SQL_ERRORS: Record<string, { code: ErrorCode; message?: string }> = {
+  ML404: { code: "booking_not_found" },
+  ML409: { code: "booking_not_paid" },
   // Postgres text and jsonb cannot hold U+0000.
-  "22P05": {
-    status: 400,
-    code: "invalid_request",
-    message: "Text may not contain U+0000.",
-  },
+  "22P05": { code: "invalid_request", message: "Text may not contain U+0000." },
 };
 
 // postgres.js codes and SQLSTATEs that mean "the database cannot be reached right now".
@@ -60,22 +85,31 @@ export function toHttpError(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
   const code = errorCodeOf(error);
   if (code && SQL_ERRORS[code]) {
-    const { status, code: name, message } = SQL_ERRORS[code];
-    return new HttpError(status, name, message ?? (error as Error).message);
+    const { code: name, message } = SQL_ERRORS[code];
+    return new HttpError(name, message ?? (error as Error).message);
   }
   if (code && (UNAVAILABLE.has(code) || code.startsWith("08"))) {
     return new HttpError(
-      503,
       "database_unavailable",
       "The database cannot be reached; retry later.",
     );
   }
   if (error instanceof ConfigError) {
     return new HttpError(
-      500,
       "server_misconfigured",
       "The function is not configured.",
     );
   }
-  return new HttpError(500, "internal_error", "Something went wrong.");
+  return new HttpError("internal_error", "Something went wrong.");
+}
+
+/** The JSON answer for a failure: `{error, message, ...details}` with the code's status. */
+export function errorResponse(
+  failure: HttpError,
+  headers: HeadersInit = {},
+): Response {
+  return Response.json(
+    { error: failure.code, message: failure.message, ...failure.details },
+    { status: failure.status, headers },
+  );
 }

@@ -1,7 +1,7 @@
 // Request plumbing shared by the functions: JSON in and out, CORS, methods, size caps, and
 // one structured log line per request.
 import { z } from "zod";
-import { HttpError, toHttpError } from "./errors.ts";
+import { errorResponse, HttpError, toHttpError } from "./errors.ts";
 
 // As in Supabase's CORS examples; the functions are server-to-server, but browsers get a clear answer.
 const CORS_HEADERS = {
@@ -32,11 +32,10 @@ export function postHandler(functionName: string, handler: Handler) {
       response = json({ ok: true });
       log.outcome = "preflight";
     } else if (req.method !== "POST") {
-      response = json(
-        { error: "method_not_allowed", message: "Use POST." },
-        405,
+      response = errorResponse(
+        new HttpError("method_not_allowed", "Use POST."),
+        { ...CORS_HEADERS, Allow: "POST, OPTIONS" },
       );
-      response.headers.set("Allow", "POST, OPTIONS");
       log.outcome = "method_not_allowed";
     } else {
       try {
@@ -47,11 +46,7 @@ export function postHandler(functionName: string, handler: Handler) {
           log.cause = String((error as Error)?.stack ?? error);
         }
         log.outcome ??= failure.code;
-        response = json({
-          error: failure.code,
-          message: failure.message,
-          ...failure.details,
-        }, failure.status);
+        response = errorResponse(failure, CORS_HEADERS);
       }
     }
     const line = {
@@ -76,13 +71,11 @@ export async function readJson(
   const type = req.headers.get("content-type") ?? "";
   if (!/^application\/([\w.+-]+\+)?json\b/i.test(type)) {
     throw new HttpError(
-      415,
       "unsupported_media_type",
       "Send Content-Type: application/json.",
     );
   }
   const tooLarge = new HttpError(
-    413,
     "payload_too_large",
     `The body may be at most ${maxBytes} bytes.`,
   );
@@ -101,7 +94,7 @@ export async function readJson(
   try {
     return JSON.parse(text);
   } catch {
-    throw new HttpError(400, "invalid_request", "The body is not valid JSON.");
+    throw new HttpError("invalid_request", "The body is not valid JSON.");
   }
 }
 
@@ -127,7 +120,7 @@ export function parseWith<T extends z.ZodType>(
       ? `${issue.path.join(".")}: ${issue.message}`
       : issue.message
   );
-  throw new HttpError(400, "invalid_request", problems.join("; "), {
+  throw new HttpError("invalid_request", problems.join("; "), {
     problems,
   });
 }

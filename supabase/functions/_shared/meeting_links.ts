@@ -1,6 +1,7 @@
 // Assigning a meeting link: one call to the SQL function that does it atomically.
 import { z } from "zod";
 import { db, withTimeout } from "./db.ts";
+import type { Env } from "./env.ts";
 import { HttpError } from "./errors.ts";
 
 // Extra fields are ignored. Postgres takes any 8-4-4-4-12 hex id, so z.guid, not RFC-strict z.uuid.
@@ -28,14 +29,15 @@ type Row = {
 /** The booking's link: already held, or claimed now. 404/409 when it cannot have one. */
 export async function assignMeetingLink(
   bookingId: string,
+  env: Env = Deno.env,
 ): Promise<Assignment> {
-  const sql = db();
+  const sql = db(env);
   const [row] = await withTimeout<Row>(
     sql`select booking_id, meeting_link_id, meeting_link, outcome from public.assign_meeting_link(${bookingId})`,
+    env,
   );
   if (row.outcome === "pool_exhausted") {
     throw new HttpError(
-      409,
       "pool_exhausted",
       "No meeting link is free for this slot; the booking is flagged for a manual link.",
       { bookingId },

@@ -4,6 +4,7 @@ import type postgres from "postgres";
 import { z } from "zod";
 import { constantTimeEqual } from "./constant_time.ts";
 import { db, withTimeout } from "./db.ts";
+import type { Env } from "./env.ts";
 import { ConfigError, HttpError } from "./errors.ts";
 
 const text = (max: number) => z.string().min(1).max(max);
@@ -24,8 +25,8 @@ export const MidtransNotification = z.looseObject({
 });
 export type MidtransNotification = z.infer<typeof MidtransNotification>;
 
-export function midtransServerKey(): string {
-  const key = Deno.env.get("MIDTRANS_SERVER_KEY");
+export function midtransServerKey(env: Env = Deno.env): string {
+  const key = env.get("MIDTRANS_SERVER_KEY");
   if (!key) {
     throw new ConfigError(
       "MIDTRANS_SERVER_KEY is not set: refusing every notification",
@@ -53,12 +54,11 @@ export async function verifyMidtransSignature(
   serverKey: string,
 ): Promise<void> {
   if (!n.signature_key) {
-    throw new HttpError(401, "invalid_signature", "signature_key is missing.");
+    throw new HttpError("invalid_signature", "signature_key is missing.");
   }
   const expected = await midtransSignature(n, serverKey);
   if (!constantTimeEqual(n.signature_key.toLowerCase(), expected)) {
     throw new HttpError(
-      401,
       "invalid_signature",
       "signature_key does not match this notification.",
     );
@@ -75,17 +75,19 @@ export type Recorded = {
 };
 
 /** Stores a verified notification, exactly as received, once and applies it to its booking. */
-export async function recordNotification(body: unknown): Promise<Recorded> {
-  const sql = db();
+export async function recordNotification(
+  body: unknown,
+  env: Env = Deno.env,
+): Promise<Recorded> {
+  const sql = db(env);
   const [row] = await withTimeout<Recorded>(
     sql`select * from public.record_midtrans_notification(${
       sql.json(body as postgres.JSONValue)
     })`,
+    env,
   );
   return row;
 }
-
-const ASSIGN_TIMEOUT_MS = Number(Deno.env.get("ASSIGN_TIMEOUT_MS") ?? 10_000);
 
 // pool_exhausted is an answer, not a failure: the booking is flagged for a manual link.
 async function answerCode(response: Response): Promise<string> {
@@ -96,11 +98,17 @@ async function answerCode(response: Response): Promise<string> {
     : `failed: HTTP ${response.status} ${code}`;
 }
 
-/** Asks assign-meeting-link for the booking's link. Failures are logged: the sweep retries. */
-export async function requestMeetingLink(bookingId: string): Promise<void> {
+/**
+ * Asks assign-meeting-link for the booking's link, waiting at most ASSIGN_TIMEOUT_MS (default 10 s).
+ * Failures are logged: the sweep retries.
+ */
+export async function requestMeetingLink(
+  bookingId: string,
+  env: Env = Deno.env,
+): Promise<void> {
   const started = performance.now();
-  const url = Deno.env.get("SUPABASE_URL");
-  const key = Deno.env.get("SUPABASE_SERVICE_ROLE_KEY");
+  const url = env.get("SUPABASE_URL");
+  const key = env.get("SUPABASE_SERVICE_ROLE_KEY");
   let outcome: string;
   try {
     if (!url || !key) {
@@ -115,7 +123,7 @@ export async function requestMeetingLink(bookingId: string): Promise<void> {
       "assign-meeting-link",
       {
         body: { bookingId },
-        timeout: ASSIGN_TIMEOUT_MS,
+        timeout: Number(env.get("ASSIGN_TIMEOUT_MS") ?? 10_000),
       },
     );
     outcome = error instanceof FunctionsHttpError

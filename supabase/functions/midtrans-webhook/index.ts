@@ -1,6 +1,8 @@
 // Midtrans Payment Notification URL. Verifies the signature, records the notification once,
 // moves the booking's payment status, and asks for a meeting link without waiting for it.
 import { runInBackground } from "../_shared/background.ts";
+import type { Env } from "../_shared/env.ts";
+import { HttpError } from "../_shared/errors.ts";
 import { json, parseWith, postHandler, readJson } from "../_shared/http.ts";
 import {
   MidtransNotification,
@@ -10,26 +12,28 @@ import {
   verifyMidtransSignature,
 } from "../_shared/midtrans.ts";
 
-export default {
-  fetch: postHandler("midtrans-webhook", async (req, log) => {
-    const serverKey = midtransServerKey();
+/** The handler with its settings read from `env` (tests pass their own). */
+export function fetchWith(env: Env = Deno.env) {
+  return postHandler("midtrans-webhook", async (req, log) => {
+    const serverKey = midtransServerKey(env);
     const body = await readJson(req, 64 * 1024);
     const notification = parseWith(MidtransNotification, body);
     log.orderId = notification.order_id;
     log.transactionStatus = notification.transaction_status;
     await verifyMidtransSignature(notification, serverKey);
 
-    const recorded = await recordNotification(body);
+    const recorded = await recordNotification(body, env);
     log.bookingId = recorded.booking_id;
     log.outcome = recorded.outcome;
     if (recorded.needs_link && recorded.booking_id) {
-      runInBackground(requestMeetingLink(recorded.booking_id));
+      runInBackground(requestMeetingLink(recorded.booking_id, env));
     }
     if (recorded.outcome === "unknown_order") {
-      return json({
-        error: "order_not_found",
-        message: `No booking has order_id ${notification.order_id}.`,
-      }, 404);
+      // Stored all the same: applied when Midtrans retries after the booking exists.
+      throw new HttpError(
+        "order_not_found",
+        `No booking has order_id ${notification.order_id}.`,
+      );
     }
     return json({
       received: true,
@@ -37,5 +41,7 @@ export default {
       bookingId: recorded.booking_id,
       paymentStatus: recorded.payment_status,
     });
-  }),
-};
+  });
+}
+
+export default { fetch: fetchWith() };

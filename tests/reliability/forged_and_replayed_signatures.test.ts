@@ -1,9 +1,16 @@
 // Signatures the webhook engineer's tests leave out: a signature_key cut short or lengthened,
 // and a captured notification replayed later, after its booking has moved on.
 import assert from "node:assert/strict";
-import { withSql } from "./support/mod.ts";
-import { addLinks, resetData } from "./support/data.ts";
-import { postNotification, signed } from "./support/notify.ts";
+import {
+  addLinks,
+  createBooking,
+  followUp,
+  postToWebhook,
+  resetData,
+  settlement,
+  signed,
+  withSql,
+} from "../support/mod.ts";
 
 const ORDER = "signature-1";
 
@@ -11,24 +18,25 @@ async function oneBooking(): Promise<void> {
   await withSql(async (sql) => {
     await resetData(sql);
     await addLinks(sql, 1);
-    await sql`
-      insert into bookings (order_id, starts_at, ends_at, amount)
-      values (${ORDER}, '2031-05-01 10:00Z', '2031-05-01 11:00Z', 100000)`;
+    await createBooking(sql, ORDER, {
+      amount: "100000.00",
+      startsAt: "2031-05-01 10:00Z",
+      endsAt: "2031-05-01 11:00Z",
+    });
   });
 }
 
-const settlement = () =>
-  signed({
-    order_id: ORDER,
-    transaction_id: "sig-tx-1",
-    transaction_status: "settlement",
-    status_code: "200",
-    gross_amount: "100000.00",
-  });
+const paidInFull = () =>
+  signed(
+    settlement(ORDER, {
+      transaction_id: "sig-tx-1",
+      gross_amount: "100000.00",
+    }),
+  );
 
 Deno.test("a signature_key cut short, emptied or lengthened is refused with 401 and records nothing", async () => {
   await oneBooking();
-  const good = await settlement();
+  const good = paidInFull();
   const variants = [
     good.signature_key.slice(0, 127),
     good.signature_key.slice(0, 64),
@@ -38,13 +46,13 @@ Deno.test("a signature_key cut short, emptied or lengthened is refused with 401 
     `${good.signature_key} `,
   ];
   for (const signature_key of variants) {
-    const answer = await postNotification({ ...good, signature_key });
+    const answer = await postToWebhook({ ...good, signature_key });
     assert.equal(
       answer.status,
       401,
       `signature of ${signature_key.length} chars`,
     );
-    assert.equal(answer.body?.error, "invalid_signature");
+    assert.equal(answer.json?.error, "invalid_signature");
   }
   await withSql(async (sql) => {
     const [state] = await sql`
@@ -56,23 +64,19 @@ Deno.test("a signature_key cut short, emptied or lengthened is refused with 401 
 
 Deno.test("a settlement replayed after its booking was refunded is a duplicate and does not pay it again", async () => {
   await oneBooking();
-  const paid = await settlement();
+  const paid = paidInFull();
   const captured = JSON.stringify(paid);
-  assert.equal((await postNotification(captured)).body?.outcome, "paid");
-  const refund = signed({
-    ...paid,
-    transaction_status: "refund",
-    status_code: "200",
-  });
+  assert.equal((await postToWebhook(captured)).json?.outcome, "paid");
+  const refund = signed(followUp(paid, "refund"));
   assert.equal(
-    (await postNotification(refund)).body?.outcome,
+    (await postToWebhook(refund)).json?.outcome,
     "status_changed",
   );
 
-  const replay = await postNotification(captured);
+  const replay = await postToWebhook(captured);
   assert.equal(replay.status, 200);
-  assert.equal(replay.body?.outcome, "duplicate");
-  assert.equal(replay.body?.paymentStatus, "refunded");
+  assert.equal(replay.json?.outcome, "duplicate");
+  assert.equal(replay.json?.paymentStatus, "refunded");
   await withSql(async (sql) => {
     const [state] = await sql`
       select b.payment_status, b.meeting_link_id is null as no_link,

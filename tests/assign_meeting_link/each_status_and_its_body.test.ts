@@ -1,15 +1,18 @@
 // The assign-meeting-link contract over real HTTP and Postgres: each status with its body.
 import assert from "node:assert/strict";
-import { env, withSql } from "./support/mod.ts";
-import { addLinks, meetLink, resetData } from "./support/data.ts";
 import {
+  addLinks,
   asServiceRole,
   assignLink,
   callAssign,
+  env,
   insertBookings,
+  meetLink,
+  resetData,
+  signJwt,
   snapshotTables,
-} from "./support/assign_meeting_link.ts";
-import { signJwt } from "./support/jwt.ts";
+  withSql,
+} from "../support/mod.ts";
 
 type ErrorBody = { error: string; message: string; bookingId?: string };
 

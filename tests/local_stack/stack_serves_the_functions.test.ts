@@ -6,17 +6,17 @@ import {
   installEdgeRuntime,
   pendingBackgroundWork,
   settleBackgroundWork,
-} from "../scripts/edge_runtime.ts";
+} from "../../scripts/edge_runtime.ts";
 import {
   callFunction,
   freePort,
   functionNames,
   spawnFunctionsServer,
   withSql,
-} from "./support/mod.ts";
+} from "../support/mod.ts";
 
 function migrationVersions(): string[] {
-  const dir = new URL("../supabase/migrations/", import.meta.url);
+  const dir = new URL("../../supabase/migrations/", import.meta.url);
   const versions: string[] = [];
   try {
     for (const entry of Deno.readDirSync(dir)) {
@@ -168,7 +168,7 @@ Deno.test("the functions server stops cleanly on SIGTERM and refuses a port in u
         "--allow-read",
         "scripts/serve.ts",
       ],
-      cwd: new URL("../", import.meta.url).pathname,
+      cwd: new URL("../../", import.meta.url).pathname,
       env: { FUNCTIONS_PORT: port, NO_COLOR: "1" },
       stdout: "null",
       stderr: "piped",

@@ -1,7 +1,6 @@
 // Notifications that arrive late, out of order, reverse a payment, or do not match the booking:
 // the state machine of record_midtrans_notification, over HTTP.
 import assert from "node:assert/strict";
-import { settleBackgroundWork, type Sql } from "./support/mod.ts";
 import {
   answer,
   bookingState,
@@ -11,9 +10,11 @@ import {
   type Notification,
   notificationLog,
   sample,
+  settleBackgroundWork,
   settlement,
+  type Sql,
   webhookTest,
-} from "./support/midtrans.ts";
+} from "../support/mod.ts";
 
 /** Delivers `n`, lets the link request finish, and says what the webhook answered. */
 async function deliverAndSettle(n: Notification) {

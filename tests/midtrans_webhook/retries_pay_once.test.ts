@@ -1,18 +1,19 @@
 // Midtrans retries, and may deliver one notification several times at once: a booking is paid
 // once, its notification is logged once (deliveries counted), and it gets one link.
 import assert from "node:assert/strict";
-import { settleBackgroundWork } from "./support/mod.ts";
 import {
   answer,
   bookingState,
   createBooking,
   deliver,
   notificationLog,
+  settleBackgroundWork,
   settlement,
+  type Sql,
   webhookTest,
-} from "./support/midtrans.ts";
+} from "../support/mod.ts";
 
-async function heldLinks(sql: import("./support/mod.ts").Sql): Promise<number> {
+async function heldLinks(sql: Sql): Promise<number> {
   const [{ held }] = await sql`
     select count(distinct meeting_link_id)::int as held from bookings where meeting_link_id is not null`;
   return held;

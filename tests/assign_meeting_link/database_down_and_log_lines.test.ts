@@ -1,9 +1,16 @@
 // assign-meeting-link on a functions server of its own: what a caller sees when the database
 // is down or misbehaves, and the log line each request leaves.
 import assert from "node:assert/strict";
-import { env, freePort, spawnFunctionsServer, withSql } from "./support/mod.ts";
-import { addLinks, resetData } from "./support/data.ts";
-import { callAssign, insertBookings } from "./support/assign_meeting_link.ts";
+import {
+  addLinks,
+  callAssign,
+  env,
+  freePort,
+  insertBookings,
+  resetData,
+  spawnFunctionsServer,
+  withSql,
+} from "../support/mod.ts";
 
 type ErrorBody = { error: string; message: string };
 

@@ -2,25 +2,18 @@
 // or changes the webhook's answer, and the every-minute sweep catches what it missed.
 import assert from "node:assert/strict";
 import {
-  env,
-  freePort,
-  settleBackgroundWork,
-  spawnFunctionsServer,
-} from "./support/mod.ts";
-import {
   answer,
   bookingState,
   createBooking,
   deliver,
+  freePort,
+  pendingBackgroundTasks,
   pollUntil,
+  settleBackgroundWork,
   settlement,
+  spawnFunctionsServer,
   webhookTest,
-} from "./support/midtrans.ts";
-
-async function pendingBackgroundTasks(apiUrl = env.apiUrl): Promise<number> {
-  const response = await fetch(`${apiUrl}/_local/health`);
-  return (await response.json()).pendingBackgroundTasks;
-}
+} from "../support/mod.ts";
 
 webhookTest(
   "the webhook answers while the link is still being assigned, and the link appears shortly after",

@@ -1,8 +1,12 @@
 // assign-meeting-link under concurrent HTTP calls: one link per booking, never one link twice.
 import assert from "node:assert/strict";
-import { withSql } from "./support/mod.ts";
-import { addLinks, resetData } from "./support/data.ts";
-import { assignLink, insertBookings } from "./support/assign_meeting_link.ts";
+import {
+  addLinks,
+  assignLink,
+  insertBookings,
+  resetData,
+  withSql,
+} from "../support/mod.ts";
 
 type Assignment = {
   bookingId: string;

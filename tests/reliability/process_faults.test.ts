@@ -4,21 +4,22 @@
 // Every wait is bounded by a deadline.
 import assert from "node:assert/strict";
 import {
+  addLinks,
   env,
   freePort,
+  type FunctionResponse,
+  type Notification,
+  pollUntil,
+  postToWebhook,
+  resetData,
   settleBackgroundWork,
+  settlement,
+  signed,
   spawnFunctionsServer,
   type Sql,
   testPostgres,
   withSql,
-} from "./support/mod.ts";
-import { addLinks, resetData } from "./support/data.ts";
-import { pollUntil } from "./support/midtrans.ts";
-import {
-  postNotification,
-  signed,
-  type WebhookAnswer,
-} from "./support/notify.ts";
+} from "../support/mod.ts";
 
 // Extra servers and peers of this file, on ports free when it starts (two runs never collide).
 const DEAD_PORT = freePort();
@@ -48,27 +49,26 @@ async function pendingBookings(
   return rows.map((row) => row.order_id);
 }
 
-function settlement(orderId: string) {
-  return signed({
-    order_id: orderId,
-    transaction_id: `tx-${orderId}`,
-    transaction_status: "settlement",
-    status_code: "200",
-    gross_amount: "100000.00",
-    currency: "IDR",
-  });
+/** A signed settlement of a booking of pendingBookings, paid in full. */
+function paidInFull(orderId: string): Notification {
+  return signed(
+    settlement(orderId, { gross_amount: "100000.00", currency: "IDR" }),
+  );
 }
 
 /** Sends until Midtrans would stop retrying: a 2xx answer, within `withinMs`. */
-function deliver(
-  notification: unknown,
+function deliverUntil2xx(
+  notification: Notification,
   apiUrl: string,
   withinMs: number,
   failures: { count: number },
-): Promise<WebhookAnswer> {
+): Promise<FunctionResponse> {
   return pollUntil("a 2xx answer", async () => {
     try {
-      const answer = await postNotification(notification, apiUrl, 10_000);
+      const answer = await postToWebhook(notification, {
+        apiUrl,
+        timeoutMs: 10_000,
+      });
       if (answer.status < 300) return answer;
     } catch {
       // connection refused or reset: the server is not there right now
@@ -113,22 +113,22 @@ function processAlive(pid: number): boolean {
 
 Deno.test("while Postgres is down, signed settlements get 503 (never 200); retried after it is back, each is recorded once by the same server", async () => {
   const orders = await withSql((sql) => pendingBookings(sql, "pg-down", 10));
-  const notifications = await Promise.all(orders.map(settlement));
+  const notifications = await Promise.all(orders.map(paidInFull));
   const serverPid = env.functionsServerPid;
 
   let stopped = false;
-  let whileDown: WebhookAnswer[];
+  let whileDown: FunctionResponse[];
   try {
     await testPostgres("stop");
     stopped = true;
     whileDown = await Promise.all(
-      notifications.map((n) => postNotification(n, env.apiUrl, 30_000)),
+      notifications.map((n) => postToWebhook(n, { timeoutMs: 30_000 })),
     );
   } finally {
     if (stopped) await testPostgres("start");
   }
   assert.deepEqual(
-    whileDown.map((a) => [a.status, a.body?.error]),
+    whileDown.map((a) => [a.status, a.json?.error]),
     orders.map(() => [503, "database_unavailable"]),
     "every notification is refused with a 503 Midtrans retries",
   );
@@ -140,21 +140,21 @@ Deno.test("while Postgres is down, signed settlements get 503 (never 200); retri
 
   const failures = { count: 0 };
   const retried = await Promise.all(
-    notifications.map((n) => deliver(n, env.apiUrl, 30_000, failures)),
+    notifications.map((n) => deliverUntil2xx(n, env.apiUrl, 30_000, failures)),
   );
   console.log(
     `Postgres back: ${retried.length} retries answered 2xx after ${failures.count} further 5xx/refusals`,
   );
   assert.deepEqual(
-    retried.map((a) => [a.status, a.body?.outcome]),
+    retried.map((a) => [a.status, a.json?.outcome]),
     orders.map(() => [200, "paid"]),
     "the first retry that reaches the database pays the booking",
   );
   const again = await Promise.all(
-    notifications.map((n) => postNotification(n)),
+    notifications.map((n) => postToWebhook(n)),
   );
   assert.deepEqual(
-    again.map((a) => a.body?.outcome),
+    again.map((a) => a.json?.outcome),
     orders.map(() => "duplicate"),
     "a further retry is a duplicate",
   );
@@ -197,10 +197,12 @@ async function settleWithBrokenAssign(
   let webhookMs: number;
   let settleMs: number;
   try {
-    const answer = await postNotification(await settlement(order), server.url);
+    const answer = await postToWebhook(paidInFull(order), {
+      apiUrl: server.url,
+    });
     webhookMs = answer.ms;
     assert.equal(answer.status, 200);
-    assert.equal(answer.body?.outcome, "paid");
+    assert.equal(answer.json?.outcome, "paid");
 
     const started = performance.now();
     const pending = await settleBackgroundWork(server.url);
@@ -263,7 +265,7 @@ Deno.test("a functions server restarted while notifications are in flight loses 
   const total = 150;
   const concurrency = 8;
   const orders = await withSql((sql) => pendingBookings(sql, "restart", total));
-  const notifications = await Promise.all(orders.map(settlement));
+  const notifications = await Promise.all(orders.map(paidInFull));
 
   let server = await spawnFunctionsServer(RESTARTED_PORT);
   const url = server.url;
@@ -276,8 +278,13 @@ Deno.test("a functions server restarted while notifications are in flight loses 
     const worker = async () => {
       while (next < notifications.length) {
         const notification = notifications[next++];
-        const answer = await deliver(notification, url, 60_000, failures);
-        assert.equal(answer.body?.outcome, "paid");
+        const answer = await deliverUntil2xx(
+          notification,
+          url,
+          60_000,
+          failures,
+        );
+        assert.equal(answer.json?.outcome, "paid");
         answered2xx.push(notification.order_id);
         if (answered2xx.length === total / 3 && !restart) {
           answeredBeforeRestart = answered2xx.length;
@@ -323,16 +330,15 @@ Deno.test("when the database accepts connections but never answers, the webhook 
     DB_QUERY_TIMEOUT_MS: "2000",
   });
   try {
-    const answer = await postNotification(
-      await settlement("silent-db-1"),
-      server.url,
-      30_000,
-    );
+    const answer = await postToWebhook(paidInFull("silent-db-1"), {
+      apiUrl: server.url,
+      timeoutMs: 30_000,
+    });
     console.log(
       `database silent: webhook answered ${answer.status} after ${answer.ms} ms`,
     );
     assert.equal(answer.status, 503);
-    assert.equal(answer.body?.error, "database_unavailable");
+    assert.equal(answer.json?.error, "database_unavailable");
     assert.ok(answer.ms < 10_000, `answered after ${answer.ms} ms`);
     assert.ok(peer.held.length >= 1, "the function did try the database");
   } finally {

@@ -2,15 +2,16 @@
 // the webhook never accepts a notification it cannot verify or store, and says so in a way that
 // makes Midtrans retry.
 import assert from "node:assert/strict";
-import { freePort, spawnFunctionsServer } from "./support/mod.ts";
 import {
   answer,
   createBooking,
   deliver,
+  freePort,
   settlement,
   snapshotTables,
+  spawnFunctionsServer,
   webhookTest,
-} from "./support/midtrans.ts";
+} from "../support/mod.ts";
 
 webhookTest(
   "without MIDTRANS_SERVER_KEY the webhook answers 500 server_misconfigured and writes nothing",

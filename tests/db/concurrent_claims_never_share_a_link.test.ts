@@ -1,26 +1,21 @@
 // Concurrent assignment over real, separate Postgres connections: the claim never deadlocks,
 // never double-books, and never hands a caller an error.
 import assert from "node:assert/strict";
-import { connect, type Sql } from "./support/mod.ts";
-import { addLinks, resetData } from "./support/data.ts";
+import {
+  addLinks,
+  connect,
+  insertBookings,
+  paidBookingsSharingALink,
+  resetData,
+} from "../support/mod.ts";
 
 const ROUNDS = 20;
 const CONNECTIONS = 20;
 
-async function paidBookingsInOneHour(
-  sql: Sql,
-  count: number,
-  links: number,
-): Promise<string[]> {
-  await resetData(sql);
-  await addLinks(sql, links);
-  const rows = await sql<{ id: string }[]>`
-    insert into bookings (order_id, starts_at, ends_at, amount, payment_status)
-    select 'concurrent-' || i, '2031-01-15 10:00+07', '2031-01-15 11:00+07', 100000, 'paid'
-    from generate_series(1, ${count}::int) as i
-    returning id`;
-  return rows.map((row) => row.id);
-}
+const ONE_HOUR = {
+  startsAt: "2031-01-15 10:00+07",
+  endsAt: "2031-01-15 11:00+07",
+};
 
 Deno.test(`100 paid bookings in one hour, pool of 10, ${CONNECTIONS} connections: 10 distinct links, 90 flagged, no errors, ${ROUNDS} rounds`, async () => {
   const setup = connect({ max: 1 });
@@ -28,7 +23,9 @@ Deno.test(`100 paid bookings in one hour, pool of 10, ${CONNECTIONS} connections
   const callers = connect({ max: CONNECTIONS, prepare: false });
   try {
     for (let round = 1; round <= ROUNDS; round++) {
-      const ids = await paidBookingsInOneHour(setup, 100, 10);
+      await resetData(setup);
+      await addLinks(setup, 10);
+      const ids = await insertBookings(setup, 100, { slot: ONE_HOUR });
       const results = await Promise.allSettled(
         ids.map(async (id) =>
           (await callers<
@@ -67,6 +64,11 @@ Deno.test(`100 paid bookings in one hour, pool of 10, ${CONNECTIONS} connections
         flagged: 90,
         unpaid: 0,
       }, `round ${round}: database agrees`);
+      assert.deepEqual(
+        await paidBookingsSharingALink(setup),
+        [],
+        `round ${round}: the health check finds no link shared by overlapping paid bookings`,
+      );
     }
     const [{ connections }] = await setup`
       select count(*)::int as connections from pg_stat_activity where application_name = 'postgres.js'`;

@@ -11,7 +11,7 @@ import {
   signed,
   snapshotTables,
   webhookTest,
-} from "./support/midtrans.ts";
+} from "../support/mod.ts";
 
 const ORDER = "reject-1";
 const OTHER_ORDER = "reject-2";
