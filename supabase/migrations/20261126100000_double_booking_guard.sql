@@ -26,49 +26,65 @@ comment on index public.bookings_link_starts_at_idx is
 create function public.meeting_link_overlapping_booking(p_link uuid, p_slot tstzrange,
   p_except uuid default null)
 returns uuid
-language sql
+language plpgsql
 stable
 set search_path = ''
--- PostgreSQL 15-17 keep a SQL function's plan for the rest of the calling transaction: one planned
--- on a nearly empty table (a bulk load) would scan the whole table on every later call.
+-- PL/pgSQL keeps the plan for the session (SQL functions plan every call), planned with these
+-- settings: an index scan even if first planned on a nearly empty table (a bulk load).
 set enable_seqscan = off
 set enable_bitmapscan = off
 as $$
+begin
   -- A row comparison can only be served by a btree index, and no predicate here implies the GiST
   -- index's (payment_status = 'paid'), so this never reads the GiST index. A booking lasts at
   -- most a day (bookings_last_at_most_a_day), so one that overlaps p_slot starts in
   -- (lower - 24 h, upper): a bounded range of one link's entries.
-  select b.id
-  from public.bookings b
-  where (b.meeting_link_id, b.starts_at) > (p_link, lower(p_slot) - interval '24 hours')
-    and (b.meeting_link_id, b.starts_at) < (p_link, upper(p_slot))
-    and b.meeting_link_id is not null
-    and b.ends_at > lower(p_slot)
-    and b.id is distinct from p_except
-  limit 1;
+  return (
+    select b.id
+    from public.bookings b
+    where (b.meeting_link_id, b.starts_at) > (p_link, lower(p_slot) - interval '24 hours')
+      and (b.meeting_link_id, b.starts_at) < (p_link, upper(p_slot))
+      and b.meeting_link_id is not null
+      and b.ends_at > lower(p_slot)
+      and b.id is distinct from p_except
+    limit 1);
+end;
 $$;
 comment on function public.meeting_link_overlapping_booking(uuid, tstzrange, uuid) is
   'A booking (other than p_except) holding p_link for a slot overlapping p_slot, or null. Reads the '
   'btree bookings_link_starts_at_idx, never the GiST index. Exact only under the link''s locks.';
+
+-- The same keys as before, in a body PostgreSQL parses once and can inline into its callers (a
+-- SET clause prevents inlining; a BEGIN ATOMIC body needs no search_path).
+create or replace function public.meeting_link_lock_keys(p_link uuid, p_slot tstzrange)
+returns table (link_key integer, hour_key integer)
+language sql
+immutable
+begin atomic
+  -- Two overlapping slots share an instant, so they share the hour that holds it: locking
+  -- (link, every hour the slot touches) excludes exactly the claims that could collide.
+  select hashtext(p_link::text), hour::integer
+  from generate_series(
+    floor(extract(epoch from lower(p_slot)) / 3600),
+    ceil(extract(epoch from upper(p_slot)) / 3600) - 1) as hour;
+end;
 
 create function public.lock_meeting_link(p_link uuid, p_slot tstzrange, p_wait boolean)
 returns boolean
 language plpgsql
 set search_path = ''
 as $$
-declare
-  v_key record;
 begin
   -- One order for everyone (hour ascending), so two waiters for one link never wait on each
   -- other in a cycle.
-  for v_key in select * from public.meeting_link_lock_keys(p_link, p_slot) order by hour_key loop
-    if p_wait then
-      perform pg_advisory_xact_lock(v_key.link_key, v_key.hour_key);
-    elsif not pg_try_advisory_xact_lock(v_key.link_key, v_key.hour_key) then
-      return false;
-    end if;
-  end loop;
-  return true;
+  if p_wait then
+    perform pg_advisory_xact_lock(k.link_key, k.hour_key)
+    from public.meeting_link_lock_keys(p_link, p_slot) k
+    order by k.hour_key;
+    return true;
+  end if;
+  return (select bool_and(pg_try_advisory_xact_lock(k.link_key, k.hour_key))
+          from public.meeting_link_lock_keys(p_link, p_slot) k);
 end;
 $$;
 comment on function public.lock_meeting_link(uuid, tstzrange, boolean) is
@@ -111,15 +127,23 @@ begin
     raise exception 'a paid booking can get a link or move its slot only in READ COMMITTED'
       using errcode = '0A000', hint = 'run this write in its own read committed transaction';
   end if;
-  -- The same locks a claim takes (a claim already holds them, so it never waits here). Held to
-  -- commit: any other writer of this link and hour waits, then sees this booking committed.
-  -- A bulk write (over 500 such rows in one transaction) would fill the shared lock table: it
-  -- locks out every other writer of bookings instead, once, until it commits.
-  perform set_config('meeting_links.guard_rows', v_rows::text, true);
-  if v_rows <= 500 then
-    perform public.lock_meeting_link(new.meeting_link_id, v_slot, p_wait => true);
-  elsif v_rows = 501 then
-    lock table public.bookings in share row exclusive mode;
+  -- The link's (link, hour) locks, held to commit: any other writer of this link and hour waits,
+  -- then sees this booking committed. A claim (try_claim_meeting_link says so) never waits: a
+  -- busy link is MLBSY, which the claim answers as busy (a waiting claim already holds them).
+  -- Saying so only changes waiting into failing, so it bypasses nothing.
+  if current_setting('meeting_links.claiming', true) = 'on' then
+    if not public.lock_meeting_link(new.meeting_link_id, v_slot, p_wait => false) then
+      raise exception using errcode = 'MLBSY';
+    end if;
+  else
+    -- A bulk write (over 500 such rows in one transaction) would fill the shared lock table: it
+    -- locks out every other writer of bookings instead, once, until it commits.
+    perform set_config('meeting_links.guard_rows', v_rows::text, true);
+    if v_rows <= 500 then
+      perform public.lock_meeting_link(new.meeting_link_id, v_slot, p_wait => true);
+    elsif v_rows = 501 then
+      lock table public.bookings in share row exclusive mode;
+    end if;
   end if;
   -- An assignment, so the probe runs once per row whatever plan this statement would get.
   v_other_id := public.meeting_link_overlapping_booking(new.meeting_link_id, v_slot, new.id);
@@ -211,8 +235,6 @@ begin
     if p_wait then
       -- Queue for the link (first come, first served; at most 2 s) and keep its locks.
       perform public.wait_for_meeting_link(p_link, p_slot);
-    elsif not public.lock_meeting_link(p_link, p_slot, p_wait => false) then
-      raise exception using errcode = 'MLBSY';
     end if;
     select max_uses into v_max_uses from public.meeting_links_pool where id = p_link;
     if v_max_uses is not null then
@@ -224,13 +246,13 @@ begin
         raise exception using errcode = 'MLTKN';
       end if;
     end if;
-    -- Under the locks the committed state is the whole truth. Look (through the btree) before
-    -- writing, so a claim that lost a race writes nothing; the guard trigger looks again and the
-    -- exclusion constraint checks too.
-    if public.meeting_link_overlapping_booking(p_link, p_slot, p_booking_id) is not null then
-      raise exception using errcode = 'MLTKN';
-    end if;
+    -- The guard trigger takes the link's (link, hour) locks without waiting (MLBSY when busy)
+    -- and, under them, looks through the btree for an overlapping booking (23P01) before the
+    -- row is written: a claim that lost a race writes nothing. The exclusion constraint checks
+    -- the write too.
+    perform set_config('meeting_links.claiming', 'on', true);
     update public.bookings set meeting_link_id = p_link where id = p_booking_id;
+    perform set_config('meeting_links.claiming', '', true);
     return 'claimed';
   exception
     -- lock_not_available: queued 2 s in vain; deadlock_detected: an admin transaction that

@@ -149,7 +149,8 @@ for (const withStatistics of [false, true]) {
         // This project's functions that read a table, and its views: from the catalog.
         const functions = (await sql<{ name: string }[]>`
         select p.proname as name from pg_proc p
-        where p.pronamespace = 'public'::regnamespace and p.prosrc ~* '\\mfrom\\M'
+        where p.pronamespace = 'public'::regnamespace
+          and pg_get_functiondef(p.oid) ~* '\\mfrom\\M'
           and not exists (select 1 from pg_depend d where d.classid = 'pg_proc'::regclass
                           and d.objid = p.oid and d.deptype = 'e')
         order by 1`).map((r) => r.name);

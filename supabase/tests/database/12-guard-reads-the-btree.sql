@@ -4,15 +4,17 @@
 begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = public, extensions;
-select plan(16);
+select plan(17);
 
--- The probe's own query text, from the catalog, as a prepared statement (named parameters become
--- $1..$3), so EXPLAIN shows the plan the function runs.
+-- The probe's own query (what its body returns), from the catalog, as a prepared statement
+-- (named parameters become $1..$3), so EXPLAIN shows the plan the function runs.
 do $$
 begin
   execute format('prepare probe(uuid, tstzrange, uuid) as %s',
     regexp_replace(regexp_replace(regexp_replace(
-      (select prosrc from pg_proc where oid = 'meeting_link_overlapping_booking(uuid, tstzrange, uuid)'::regprocedure),
+      substring((select prosrc from pg_proc
+                 where oid = 'meeting_link_overlapping_booking(uuid, tstzrange, uuid)'::regprocedure)
+                from 'return \(([\s\S]*)\);'),
       '\mp_link\M', '$1', 'g'), '\mp_slot\M', '$2', 'g'), '\mp_except\M', '$3', 'g'));
 end $$;
 create function pg_temp.probe_plan() returns text language plpgsql as $$
@@ -59,6 +61,9 @@ reset enable_seqscan;
 reset enable_indexscan;
 reset enable_bitmapscan;
 reset plan_cache_mode;
+select is((select proconfig from pg_proc where oid = 'meeting_link_overlapping_booking(uuid, tstzrange, uuid)'::regprocedure),
+  array['search_path=""', 'enable_seqscan=off', 'enable_bitmapscan=off'],
+  'the function plans with sequential and bitmap scans off: a plain btree index scan');
 
 -- Exactly the overlapping bookings: btree-10 holds b1 for [10:00, 10:30).
 select is(meeting_link_overlapping_booking('00000000-0000-0000-0000-0000000000b1', '[2030-01-01 10:29Z,2030-01-01 10:31Z)'),
