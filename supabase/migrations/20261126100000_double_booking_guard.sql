@@ -15,8 +15,8 @@
 -- ---------------------------------------------------------------------------
 
 -- Only bookings that hold a link, and only paid ones do (bookings_only_paid_bookings_hold_a_link):
--- queries that say "meeting_link_id is not null" instead of "payment_status = 'paid'" cannot be
--- served by the GiST index, whose predicate is payment_status = 'paid'.
+-- queries on meeting_link_id that do not say "payment_status = 'paid'" cannot be served by the
+-- GiST index, whose predicate that is.
 create index bookings_link_starts_at_idx on public.bookings (meeting_link_id, starts_at)
   where meeting_link_id is not null;
 comment on index public.bookings_link_starts_at_idx is
@@ -35,16 +35,16 @@ set enable_seqscan = off
 set enable_bitmapscan = off
 as $$
 begin
-  -- A row comparison can only be served by a btree index, and no predicate here implies the GiST
-  -- index's (payment_status = 'paid'), so this never reads the GiST index. A booking lasts at
-  -- most a day (bookings_last_at_most_a_day), so one that overlaps p_slot starts in
-  -- (lower - 24 h, upper): a bounded range of one link's entries.
+  -- No condition here implies the GiST index's predicate (payment_status = 'paid'; a booking
+  -- that holds a link is paid by bookings_only_paid_bookings_hold_a_link), so the planner cannot
+  -- use the GiST index. A booking lasts at most a day (bookings_last_at_most_a_day), so one that
+  -- overlaps p_slot starts in (lower - 24 h, upper): one bounded range of the btree.
   return (
     select b.id
     from public.bookings b
-    where (b.meeting_link_id, b.starts_at) > (p_link, lower(p_slot) - interval '24 hours')
-      and (b.meeting_link_id, b.starts_at) < (p_link, upper(p_slot))
-      and b.meeting_link_id is not null
+    where b.meeting_link_id = p_link
+      and b.starts_at > lower(p_slot) - interval '24 hours'
+      and b.starts_at < upper(p_slot)
       and b.ends_at > lower(p_slot)
       and b.id is distinct from p_except
     limit 1);
@@ -208,9 +208,9 @@ as $$
       min(b.starts_at) filter (where b.starts_at >= upper(p_slot)) as next_start,
       count(*) filter (where b.starts_at < upper(p_slot) and b.ends_at > lower(p_slot)) as overlapping
     from public.bookings b
-    where (b.meeting_link_id, b.starts_at) > (l.id, lower(p_slot) - interval '2 days')
-      and (b.meeting_link_id, b.starts_at) < (l.id, upper(p_slot) + interval '1 day')
-      and b.meeting_link_id is not null
+    where b.meeting_link_id = l.id
+      and b.starts_at > lower(p_slot) - interval '2 days'
+      and b.starts_at < upper(p_slot) + interval '1 day'
       and b.ends_at > lower(p_slot) - interval '1 day'
   ) neighbours
   where l.is_available

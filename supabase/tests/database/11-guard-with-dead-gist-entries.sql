@@ -140,7 +140,7 @@ select throws_like($$update bookings set payment_status = 'paid', meeting_link_i
     where order_id = 'intruder-pending'$$,
   '%already holds meeting link%', 'making a booking paid with the link is refused');
 select is(try_claim_meeting_link((select id from bookings where order_id = 'intruder'), (select id from x),
-    (select slot from victim)), 'taken', 'the claim''s own look-before-writing (btree) sees the link taken');
+    (select slot from victim)), 'taken', 'a claim of the link (try_claim_meeting_link) is answered taken by the guard');
 
 -- Only X can serve the slot: the endpoint, the sweep and self-healing must all leave it alone.
 update meeting_links_pool set is_available = false where id <> (select id from x);
