@@ -2,7 +2,7 @@
 // before the guard, then as it is, on the same stack in one run. "Before" is rebuilt from the
 // migrations themselves: the claim path's functions as the pool migration defined them, the
 // guard triggers disabled and its btree index dropped; "after" restores the guard migration's.
-import { type Sql } from "./support.ts";
+import { quick, type Sql } from "./support.ts";
 import { throughput, type ThroughputResult } from "./throughput.ts";
 
 const MIGRATIONS = new URL("../supabase/migrations/", import.meta.url);
@@ -79,32 +79,56 @@ async function useSchema(sql: Sql, guarded: boolean): Promise<void> {
 }
 
 export interface GuardCostResult {
-  before: ThroughputResult;
-  after: ThroughputResult;
-  /** after / before, assignment p50 (lower is better; the bar is 1.10). */
+  /** Throughput runs, alternating before and after the guard (one pair in --quick). */
+  before: ThroughputResult[];
+  after: ThroughputResult[];
+  /** Median assignment p50 in ms over the runs of each side. */
+  p50: {
+    httpBefore: number;
+    httpAfter: number;
+    sqlBefore: number;
+    sqlAfter: number;
+  };
+  /** after / before of those medians (lower is better; the bar is 1.10). */
   httpAssignP50: number;
   sqlAssignP50: number;
 }
 
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2
+    ? sorted[middle]
+    : (sorted[middle - 1] + sorted[middle]) / 2;
+};
+
 export async function guardCost(sql: Sql): Promise<GuardCostResult> {
-  await useSchema(sql, false);
-  let before: ThroughputResult;
-  try {
-    before = await throughput(sql);
-  } finally {
-    await useSchema(sql, true);
+  // Alternating, so a change of load on the machine falls on both sides alike.
+  const before: ThroughputResult[] = [];
+  const after: ThroughputResult[] = [];
+  for (let pair = 0; pair < (quick ? 1 : 3); pair++) {
+    await useSchema(sql, false);
+    try {
+      before.push(await throughput(sql));
+    } finally {
+      await useSchema(sql, true);
+    }
+    after.push(await throughput(sql));
   }
-  const after = await throughput(sql);
-  const p50 = (r: ThroughputResult, k: "httpAssign" | "sqlAssign") =>
-    r[k].latencyMs.p50;
+  const p50 = (runs: ThroughputResult[], k: "httpAssign" | "sqlAssign") =>
+    median(runs.map((r) => r[k].latencyMs.p50));
+  const medians = {
+    httpBefore: p50(before, "httpAssign"),
+    httpAfter: p50(after, "httpAssign"),
+    sqlBefore: p50(before, "sqlAssign"),
+    sqlAfter: p50(after, "sqlAssign"),
+  };
   return {
     before,
     after,
-    httpAssignP50:
-      Math.round(p50(after, "httpAssign") / p50(before, "httpAssign") * 100) /
+    p50: medians,
+    httpAssignP50: Math.round(medians.httpAfter / medians.httpBefore * 100) /
       100,
-    sqlAssignP50:
-      Math.round(p50(after, "sqlAssign") / p50(before, "sqlAssign") * 100) /
-      100,
+    sqlAssignP50: Math.round(medians.sqlAfter / medians.sqlBefore * 100) / 100,
   };
 }
