@@ -26,6 +26,27 @@ async function overlappingPairs(sql: Sql): Promise<number> {
   return pairs;
 }
 
+/**
+ * `count` paid one-hour bookings without a link, all overlapping: the i-th starts at `start` plus
+ * (i mod `shifts`) times `minutes`.
+ */
+async function overlappingHours(
+  sql: Sql,
+  prefix: string,
+  count: number,
+  start: string,
+  shifts: number,
+  minutes: number,
+): Promise<string[]> {
+  const rows = await sql<{ id: string }[]>`
+    insert into bookings (order_id, starts_at, ends_at, amount, payment_status)
+    select ${prefix} || '-' || i, s, s + interval '1 hour', 1000, 'paid'
+    from generate_series(1, ${count}::int) i,
+      lateral (select ${start}::timestamptz + (i % ${shifts}::int) * ${minutes}::int * interval '1 minute' as s) t
+    returning id`;
+  return rows.map((r) => r.id);
+}
+
 /** Live bookings whose entry in the exclusion constraint's GiST index is marked LP_DEAD. */
 async function liveBookingsWithDeadGistEntries(sql: Sql): Promise<number> {
   const [{ count }] = await sql<{ count: number }[]>`
@@ -71,12 +92,14 @@ Deno.test(`claims, hand-written writes and view pollers at once: no link double-
     for (let round = 1; round <= ROUNDS; round++) {
       await resetData(setup);
       const links = await addLinks(setup, 10, "pol");
-      const ids = (await setup<{ id: string }[]>`
-        insert into bookings (order_id, starts_at, ends_at, amount, payment_status)
-        select 'poll-' || i, timestamptz '2031-05-01 10:00Z' + (i % 3) * interval '20 minutes',
-          timestamptz '2031-05-01 11:00Z' + (i % 3) * interval '20 minutes', 1000, 'paid'
-        from generate_series(1, 100) i
-        returning id`).map((r) => r.id);
+      const ids = await overlappingHours(
+        setup,
+        "poll",
+        100,
+        "2031-05-01 10:00Z",
+        3,
+        20,
+      );
       // Paid bookings on the same links at other hours, so the index has leaves to split.
       await setup`
         insert into bookings (order_id, starts_at, ends_at, amount, payment_status, meeting_link_id)
@@ -174,12 +197,14 @@ Deno.test("with the exclusion constraint dropped, the guard alone keeps claims a
     for (let round = 1; round <= 10; round++) {
       await resetData(setup);
       const links = await addLinks(setup, 3, "nox");
-      const ids = (await setup<{ id: string }[]>`
-        insert into bookings (order_id, starts_at, ends_at, amount, payment_status)
-        select 'nox-' || i, timestamptz '2031-07-01 10:00Z' + (i % 4) * interval '15 minutes',
-          timestamptz '2031-07-01 11:00Z' + (i % 4) * interval '15 minutes', 1000, 'paid'
-        from generate_series(1, 40) i
-        returning id`).map((r) => r.id);
+      const ids = await overlappingHours(
+        setup,
+        "nox",
+        40,
+        "2031-07-01 10:00Z",
+        4,
+        15,
+      );
       const results = await Promise.allSettled(
         ids.map((id, i) =>
           i % 2 === 0
