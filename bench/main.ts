@@ -376,6 +376,11 @@ function printTable(
     row("webhook", "response p50/p95/p99 ms", lat(w.responseMs));
     row(
       "webhook",
+      "Midtrans status call alone (stand-in) p50/p95/p99 ms",
+      lat(w.statusCallMs),
+    );
+    row(
+      "webhook",
       "seconds until every booking linked or flagged",
       w.allLinkedSeconds,
       `${w.linked} linked, ${w.flagged} flagged`,

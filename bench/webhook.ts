@@ -1,6 +1,11 @@
-// (5) Webhook: 1,000 signed settlement notifications at 32 concurrency; how fast they are
-// answered, how long until every booking has its link, and the functions server's peak memory.
+// (5) Webhook: 1,000 signed settlement notifications at 32 concurrency, each confirmed with the
+// Midtrans sandbox stand-in's Get Status API; how fast they are answered, how long until every
+// booking has its link, and the functions server's peak memory.
 import { midtransSignature } from "../supabase/functions/_shared/midtrans.ts";
+import {
+  putTransaction,
+  statusFieldsOf,
+} from "../tests/support/midtrans_sandbox.ts";
 import {
   addLinks,
   env,
@@ -28,6 +33,8 @@ export interface WebhookResult {
   callers: number;
   perSecond: number;
   responseMs: Latency;
+  /** The Get Status call alone (the stand-in, same callers): the confirmation's share. */
+  statusCallMs: Latency;
   statuses: Record<string, number>;
   allLinkedSeconds: number;
   linked: number;
@@ -104,6 +111,17 @@ export async function webhook(sql: Sql): Promise<WebhookResult> {
     };
   }));
 
+  // Midtrans's side first (not timed): each transaction is what its status call will confirm.
+  await load(
+    notifications.length,
+    CALLERS,
+    (i) =>
+      putTransaction(
+        notifications[i].order_id,
+        statusFieldsOf(notifications[i]),
+      ),
+  );
+
   const wholeRunBefore = await peakRssMiB(pid);
   const reset = await resetPeakRss(pid);
   const started = performance.now();
@@ -123,6 +141,18 @@ export async function webhook(sql: Sql): Promise<WebhookResult> {
     "every booking to have a link or be flagged",
   );
   const allLinkedSeconds = (performance.now() - started) / 1000;
+  const authorization = `Basic ${btoa(`${env.midtransServerKey}:`)}`;
+  const statusCalls = await load(
+    notifications.length,
+    CALLERS,
+    async (i) => {
+      const response = await fetch(
+        `${env.midtransApiUrl}/v2/${notifications[i].transaction_id}/status`,
+        { headers: { authorization } },
+      );
+      return response.status === 200 && await response.json();
+    },
+  );
   // Background work finished too, before the peak is read.
   await fetch(`${env.apiUrl}/_local/settle`, { method: "POST" }).then((r) =>
     r.text()
@@ -145,6 +175,7 @@ export async function webhook(sql: Sql): Promise<WebhookResult> {
     callers: CALLERS,
     perSecond: run.perSecond,
     responseMs: summarize(run.latencies),
+    statusCallMs: summarize(statusCalls.latencies),
     statuses: tally(
       run.results,
       (r) => r.status === 200 ? "200" : `${r.status} ${r.error}`,

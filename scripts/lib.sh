@@ -519,7 +519,28 @@ stop_tracked() {
 # sets the dev defaults; test stacks must get theirs from TEST_*/BENCH_* variables), exports what the
 # functions need to reach it, and passes its pid to stack_track; then call it here.
 start_services() { # log dir
-  :
+  start_midtrans_sandbox "$1"
+}
+
+# The Midtrans sandbox stand-in (scripts/midtrans_sandbox.ts): the Get Status API the webhook
+# confirms notifications with, and the control API tests and developers pay with. On
+# MIDTRANS_SANDBOX_PORT, notifying the functions at SUPABASE_URL; the functions reach it through
+# MIDTRANS_API_URL.
+start_midtrans_sandbox() { # log dir
+  local port="${MIDTRANS_SANDBOX_PORT:?MIDTRANS_SANDBOX_PORT is not set}" pid deadline=$((SECONDS + 30))
+  MIDTRANS_SANDBOX_HOST=127.0.0.1 MIDTRANS_NOTIFICATION_URL="$SUPABASE_URL/functions/v1/midtrans-webhook" \
+    "$DENO" run --no-prompt --allow-net --allow-env "$ROOT/scripts/midtrans_sandbox.ts" \
+    >>"$1/midtrans_sandbox.log" 2>&1 </dev/null 9>&- &
+  pid=$!
+  stack_track "$pid"
+  export MIDTRANS_API_URL="http://127.0.0.1:$port"
+  until [ "$(http_status "$port" /_sandbox/health 2>/dev/null)" = 200 ]; do
+    if ! kill -0 "$pid" 2>/dev/null || ((SECONDS >= deadline)); then
+      tail -n 20 "$1/midtrans_sandbox.log" >&2
+      die "the Midtrans sandbox stand-in did not start on port $port"
+    fi
+    sleep 0.2
+  done
 }
 
 stack_up_db() { # name, db port, extra postgresql.conf lines

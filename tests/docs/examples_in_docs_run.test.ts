@@ -1,7 +1,8 @@
 // Every sql and sh block in the README, docs/, bench/README.md and tests/README.md runs against
 // the stack under test, unless an HTML comment right above it says why it does not
 // (`<!-- not run: <reason> -->`). A file's blocks run in order, after the local seed, with the
-// dev stack's addresses (127.0.0.1:54321 and :54322) replaced by the test stack's. An sh block's
+// dev stack's addresses (127.0.0.1:54321, :54322 and the Midtrans stand-in's :54326) replaced by
+// the test stack's. An sh block's
 // `# {...}` and `# HTTP/...` comment lines are the answers it shows: the block's output must
 // contain each of them, in order, where `...` stands for any text.
 import assert from "node:assert/strict";
@@ -54,13 +55,15 @@ function blocksOf(file: string): Block[] {
 
 const api = new URL(env.apiUrl);
 const db = new URL(env.dbUrl);
+const midtrans = new URL(env.midtransApiUrl);
 const psql = `${Deno.env.get("PG_BIN") ?? "/usr/lib/postgresql/15/bin"}/psql`;
 
 /** The block as it runs against the test stack. */
 function forTestStack(code: string): string {
   return code
     .replaceAll("127.0.0.1:54321", api.host)
-    .replaceAll("127.0.0.1:54322", `${db.hostname}:${db.port}`);
+    .replaceAll("127.0.0.1:54322", `${db.hostname}:${db.port}`)
+    .replaceAll("127.0.0.1:54326", midtrans.host);
 }
 
 async function run(

@@ -1,5 +1,6 @@
 // What the webhook refuses: anything not signed with our server key (401), anything that is not a
-// well-formed notification (400, 413). None of it changes a single row anywhere.
+// well-formed notification (400, 413), even when Midtrans knows its transaction. None of it
+// changes a single row anywhere.
 import assert from "node:assert/strict";
 import {
   answer,
@@ -7,9 +8,11 @@ import {
   deliver,
   notificationLog,
   postToWebhook,
+  putTransaction,
   settlement,
   signed,
   snapshotTables,
+  statusFieldsOf,
   webhookTest,
 } from "../support/mod.ts";
 
@@ -121,6 +124,8 @@ for (const [what, body] of MALFORMED) {
     `${what} is refused with 400 invalid_request and changes no row anywhere`,
     async (sql) => {
       await createBooking(sql, ORDER);
+      // Midtrans knows the transaction: what is refused is the body itself.
+      await putTransaction(ORDER, statusFieldsOf(settlement(ORDER)));
       const before = await snapshotTables(sql);
 
       const response = await postToWebhook(body());

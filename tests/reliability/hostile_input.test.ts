@@ -16,10 +16,13 @@ import {
   connect,
   env,
   type FunctionResponse,
+  putTransaction,
   resetData,
+  type SandboxTransaction,
   signed,
   snapshotTables,
   type Sql,
+  statusFieldsOf,
   withSql,
 } from "../support/mod.ts";
 
@@ -104,14 +107,15 @@ async function seed(sql: Sql) {
       timestamptz '2031-03-01 11:00Z' + i * interval '1 hour', 100000
     from generate_series(1, 4) as i order by i
     returning id, order_id`;
-  await sql`select * from record_midtrans_notification(${
-    sql.json({
-      order_id: "hostile-4",
-      transaction_id: "hostile-paid",
-      transaction_status: "settlement",
-      status_code: "200",
-      gross_amount: "100000.00",
-    })
+  const paid = {
+    order_id: "hostile-4",
+    transaction_id: "hostile-paid",
+    transaction_status: "settlement",
+    status_code: "200",
+    gross_amount: "100000.00",
+  };
+  await sql`select * from record_midtrans_notification(${sql.json(paid)}, ${
+    sql.json(paid)
   })`;
   await sql`select * from assign_meeting_link(${bookings[3].id})`;
   return {
@@ -307,62 +311,107 @@ Deno.test("the webhook answers thousands of hostile requests with 4xx JSON error
     });
 
     // Correctly SIGNED, well-formed, with hostile text in every free-text field: these pass the
-    // signature and reach validation and SQL. No order exists, so each is recorded once as
-    // unknown_order (404), and a repeat of the same key is a duplicate (200). One with U+0000
-    // anywhere is refused (400): Postgres text and jsonb cannot hold it.
+    // signature and reach the status call. Midtrans knows about half of them (PUT in the sandbox
+    // stand-in first, with the same hostile text); the webhook must answer what a model of the
+    // stand-in predicts. Known ones reach SQL: no order exists, so each confirmed state is
+    // recorded once as unknown_order (404) and a repeat is a duplicate (200); U+0000 anywhere is
+    // refused (400: Postgres text and jsonb cannot hold it). Unknown ones get 404
+    // transaction_not_found, one of another order 409; neither writes anything.
     const fitting = (max: number) =>
       hostileString.filter((s) => s.length >= 1 && s.length <= max);
+    const sandboxOrders = new Map<string, SandboxTransaction>();
+    const sandboxTransactions = new Map<string, SandboxTransaction>();
+    let known = 0;
     await run(
-      fc.record({
-        order_id: fitting(50).filter((s) => !orderIds.includes(s)),
-        transaction_id: fitting(100),
-        transaction_status: fc.oneof(
-          fitting(40),
-          fc.constantFrom("settlement", "capture", "deny", "refund"),
-        ),
-        status_code: fc.stringMatching(/^\d{3}$/),
-        gross_amount: fc.stringMatching(/^\d{1,15}(\.\d{1,2})?$/),
-        fraud_status: fc.option(fitting(40), { nil: undefined }),
-        currency: fc.option(fitting(10), { nil: undefined }),
-        x_extra: fc.option(
-          fc.oneof(
-            fitting(500),
-            fc.double(),
-            fc.constant(null),
-            fc.array(fitting(50), { maxLength: 3 }),
+      fc.tuple(
+        fc.record({
+          order_id: fitting(50).filter((s) => !orderIds.includes(s)),
+          transaction_id: fitting(100),
+          transaction_status: fc.oneof(
+            fitting(40),
+            fc.constantFrom("settlement", "capture", "deny", "refund"),
           ),
-          { nil: undefined },
-        ),
-      }, {
-        requiredKeys: [
-          "order_id",
-          "transaction_id",
-          "transaction_status",
-          "status_code",
-          "gross_amount",
-        ],
-      }),
+          status_code: fc.stringMatching(/^\d{3}$/),
+          gross_amount: fc.stringMatching(/^\d{1,15}(\.\d{1,2})?$/),
+          fraud_status: fc.option(fitting(40), { nil: undefined }),
+          currency: fc.option(fitting(10), { nil: undefined }),
+          x_extra: fc.option(
+            fc.oneof(
+              fitting(500),
+              fc.double(),
+              fc.constant(null),
+              fc.array(fitting(50), { maxLength: 3 }),
+            ),
+            { nil: undefined },
+          ),
+        }, {
+          requiredKeys: [
+            "order_id",
+            "transaction_id",
+            "transaction_status",
+            "status_code",
+            "gross_amount",
+          ],
+        }),
+        fc.boolean(),
+      ),
       1000,
-      async (fields) => {
+      async ([fields, midtransKnowsIt]) => {
         const notification = signed(fields);
-        const key = JSON.stringify([
-          notification.transaction_id,
-          notification.transaction_status,
-          notification.status_code,
-          notification.fraud_status ?? null,
-        ]);
+        const wellFormed = (text: string) => text.isWellFormed();
+        if (
+          midtransKnowsIt && wellFormed(fields.order_id) &&
+          wellFormed(fields.transaction_id)
+        ) {
+          try {
+            const stored = await putTransaction(
+              fields.order_id,
+              statusFieldsOf(fields),
+            );
+            sandboxOrders.set(stored.order_id, stored);
+            sandboxTransactions.set(stored.transaction_id, stored);
+            known++;
+          } catch {
+            // An id the URL cannot carry ("." or ".."): Midtrans never knows it.
+          }
+        }
         const answer = await send("midtrans-webhook", {
           headers: JSON_TYPE,
           body: JSON.stringify(notification),
         });
-        if (JSON.stringify(notification).includes("\\u0000")) {
+        const id = notification.transaction_id;
+        // URL dot segments never reach a transaction's path.
+        const confirmed = id === "." || id === ".."
+          ? undefined
+          : sandboxOrders.get(id) ?? sandboxTransactions.get(id);
+        if (!wellFormed(id)) {
           assertClientError(answer, ["invalid_request"]);
-        } else if (recorded.has(key)) {
-          assert.equal(answer.status, 200, JSON.stringify(answer.json));
-          assert.equal(answer.json?.outcome, "duplicate");
+        } else if (!confirmed) {
+          assertClientError(answer, ["transaction_not_found"]);
+        } else if (
+          confirmed.order_id !== notification.order_id ||
+          confirmed.transaction_id !== id
+        ) {
+          assertClientError(answer, ["transaction_order_mismatch"]);
+        } else if (
+          JSON.stringify([notification, confirmed]).includes("\\u0000")
+        ) {
+          assertClientError(answer, ["invalid_request"]);
         } else {
-          assertClientError(answer, ["order_not_found"]);
-          recorded.set(key, notification.order_id);
+          const key = JSON.stringify([
+            confirmed.order_id,
+            confirmed.transaction_id,
+            confirmed.transaction_status,
+            confirmed.status_code,
+            confirmed.fraud_status ?? null,
+          ]);
+          if (recorded.has(key)) {
+            assert.equal(answer.status, 200, JSON.stringify(answer.json));
+            assert.equal(answer.json?.outcome, "duplicate");
+          } else {
+            assertClientError(answer, ["order_not_found"]);
+            recorded.set(key, notification.order_id);
+          }
         }
       },
     );
@@ -386,7 +435,8 @@ Deno.test("the webhook answers thousands of hostile requests with 4xx JSON error
     const added = await sql<
       { key: string; order_id: string; outcome: string }[]
     >`
-      select jsonb_build_array(transaction_id, transaction_status, status_code, fraud_status)::text as key,
+      select jsonb_build_array(order_id, transaction_id, transaction_status, status_code,
+        fraud_status)::text as key,
         order_id, outcome
       from public.midtrans_notifications where id > ${lastNotification}`;
     assert.deepEqual(
@@ -400,7 +450,7 @@ Deno.test("the webhook answers thousands of hostile requests with 4xx JSON error
     console.log(
       `webhook (fast-check seed ${SEED}): ${
         casesTried - triedBefore
-      } hostile requests, ${recorded.size} signed well-formed ones recorded as unknown orders, tables otherwise unchanged`,
+      } hostile requests; of the signed well-formed ones Midtrans knew ${known}, ${recorded.size} confirmed states recorded as unknown orders, tables otherwise unchanged`,
     );
   } finally {
     await sql.end({ timeout: 5 });

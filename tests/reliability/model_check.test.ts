@@ -1,11 +1,14 @@
 // Model check: a reference model of the payment state machine (record_midtrans_notification in
-// supabase/migrations/20261125170000_midtrans_notifications.sql, rewritten here from its rules),
-// then thousands of signed notifications with duplicates and reordering sent through the real
-// webhook, 16 in flight. Notifications of one booking go one after another (in a shuffled
-// order) while different bookings run concurrently, so the model can replay each booking in the
-// order its notifications were sent. Then the database must equal the model, no two paid
-// bookings may share a link for overlapping slots (checked by the health check paid_bookings_sharing_a_link(), which reads no index),
-// and every paid upcoming booking has a link or is flagged for a manual one.
+// supabase/migrations/20261126110000_midtrans_confirmed_status.sql, rewritten here from its rules)
+// and of what Midtrans confirms, then thousands of payment events through the Midtrans sandbox
+// stand-in and the real webhook, 16 orders in flight. An event moves a transaction at Midtrans
+// (PUT in the stand-in) and sends its signed notification, one to three times, often late
+// (after later events), sometimes with an unsigned field edited, sometimes with a transaction_id
+// Midtrans never issued. Events and deliveries of one order go one after another while different
+// orders run concurrently, so the model replays each order in the order things happened. Then
+// the database must equal the model, no two paid bookings may share a link for overlapping slots
+// (the health check paid_bookings_sharing_a_link() reads no index), and every paid upcoming
+// booking has a link or is flagged for a manual one.
 import assert from "node:assert/strict";
 import {
   addLinks,
@@ -14,10 +17,13 @@ import {
   paidBookingsSharingALink,
   postToWebhook,
   prng,
+  putTransaction,
   resetData,
+  type SandboxTransaction,
   settleBackgroundWork,
   signed,
   statusCodeFor,
+  statusFieldsOf,
 } from "../support/mod.ts";
 
 const SEED = Number(Deno.env.get("RELIABILITY_SEED") ?? 20261125);
@@ -30,13 +36,6 @@ const AMOUNT = "100000.00";
 const random = prng(SEED);
 const pick = <T>(items: readonly T[]): T =>
   items[Math.floor(random() * items.length)];
-function shuffle<T>(items: T[]): T[] {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [items[i], items[j]] = [items[j], items[i]];
-  }
-  return items;
-}
 
 // ---- the reference model --------------------------------------------------------------------
 
@@ -77,6 +76,15 @@ const reversesPayment = (ts: string) =>
   ]
     .includes(ts);
 
+// The notification's fields the log compares with Midtrans's answer.
+const COMPARED = [
+  "transaction_status",
+  "status_code",
+  "fraud_status",
+  "gross_amount",
+  "currency",
+];
+
 interface BookingState {
   status: Status;
   paidTransactionId: string | null;
@@ -93,28 +101,38 @@ interface Row {
   deliveries: number;
   payment_status_before: string | null;
   payment_status_after: string | null;
+  notified_differences: Record<string, unknown>;
 }
+
+/** What the webhook answers: a status and an outcome or error code. */
+type Answer = { status: number; code: string };
 
 class Model {
   readonly bookings = new Map<string, BookingState>();
   readonly rows = new Map<string, Row>();
+  /** What the stand-in answers for each transaction_id (ids never equal an order_id here). */
+  readonly midtrans = new Map<string, SandboxTransaction>();
 
-  /** Applies one delivery; returns the outcome the webhook answers with. */
-  deliver(n: Notification): string {
+  /** Applies one delivery as the webhook should, after asking Midtrans. */
+  deliver(n: Notification): Answer {
+    const c = this.midtrans.get(n.transaction_id);
+    if (!c) return { status: 404, code: "transaction_not_found" };
+    const fraud = c.fraud_status as string | undefined;
     const key = JSON.stringify([
-      n.transaction_id,
-      n.transaction_status,
-      n.status_code,
-      n.fraud_status ?? null,
+      c.order_id,
+      c.transaction_id,
+      c.transaction_status,
+      c.status_code,
+      fraud ?? null,
     ]);
     const existing = this.rows.get(key);
     if (existing) {
       existing.deliveries++;
-      return "duplicate";
+      return { status: 200, code: "duplicate" };
     }
-    const booking = this.bookings.get(n.order_id);
-    const target = targetStatus(n.transaction_status, n.fraud_status);
-    const currency = n.currency ?? "IDR";
+    const booking = this.bookings.get(c.order_id);
+    const target = targetStatus(c.transaction_status, fraud);
+    const currency = (c.currency as string | undefined) ?? "IDR";
     let outcome: string;
     let after: Status | null = null;
     let review: string | null = null;
@@ -123,7 +141,7 @@ class Model {
     } else if (
       target === "paid" &&
       [...this.rows.values()].some((r) =>
-        r.order_id === n.order_id && r.transaction_id === n.transaction_id &&
+        r.order_id === c.order_id && r.transaction_id === c.transaction_id &&
         reversesPayment(r.transaction_status)
       )
     ) {
@@ -133,21 +151,19 @@ class Model {
       (booking.status === "paid" || booking.status === "refunded")
     ) {
       outcome = "ignored";
-      if (
-        n.transaction_id !== (booking.paidTransactionId ?? n.transaction_id)
-      ) {
+      if (c.transaction_id !== booking.paidTransactionId) {
         review =
-          `transaction ${n.transaction_id} also settled for this ${booking.status} booking`;
+          `transaction ${c.transaction_id} also settled for this ${booking.status} booking`;
       }
     } else if (target === "paid") {
-      if (n.status_code !== "200") {
+      if (c.status_code !== "200") {
         review =
-          `transaction ${n.transaction_id} reported ${n.transaction_status} with status_code ${n.status_code}, which is not a payment`;
+          `transaction ${c.transaction_id} reported ${c.transaction_status} with status_code ${c.status_code}, which is not a payment`;
       } else if (
-        Number(n.gross_amount) !== Number(AMOUNT) || currency !== "IDR"
+        Number(c.gross_amount) !== Number(AMOUNT) || currency !== "IDR"
       ) {
         review =
-          `transaction ${n.transaction_id} reported ${n.gross_amount} ${currency}; the booking costs ${AMOUNT} IDR`;
+          `transaction ${c.transaction_id} reported ${c.gross_amount} ${currency}; the booking costs ${AMOUNT} IDR`;
       }
       outcome = review ? "needs_review" : "paid";
       after = review ? null : "paid";
@@ -158,31 +174,43 @@ class Model {
       outcome = "status_changed";
       after = target;
     } else if (
-      booking.status === "paid" && reversesPayment(n.transaction_status) &&
-      n.transaction_id === (booking.paidTransactionId ?? n.transaction_id)
+      booking.status === "paid" && reversesPayment(c.transaction_status) &&
+      c.transaction_id === booking.paidTransactionId
     ) {
       outcome = "status_changed";
       after = target;
     } else {
       outcome = "ignored";
     }
+    const differences: Record<string, unknown> = {};
+    for (const field of COMPARED) {
+      if (field in n && n[field] !== c[field]) {
+        differences[field] = {
+          notified: n[field],
+          confirmed: c[field] ?? null,
+        };
+      }
+    }
     this.rows.set(key, {
-      order_id: n.order_id,
-      transaction_id: n.transaction_id,
-      transaction_status: n.transaction_status,
-      status_code: n.status_code,
-      fraud_status: n.fraud_status ?? null,
+      order_id: c.order_id,
+      transaction_id: c.transaction_id,
+      transaction_status: c.transaction_status,
+      status_code: c.status_code,
+      fraud_status: fraud ?? null,
       outcome,
       deliveries: 1,
       payment_status_before: booking?.status ?? null,
       payment_status_after: after ?? booking?.status ?? null,
+      notified_differences: differences,
     });
     if (booking) {
       if (after) booking.status = after;
-      if (after === "paid") booking.paidTransactionId = n.transaction_id;
+      if (after === "paid") booking.paidTransactionId = c.transaction_id;
       if (review) booking.reviewReason = review;
     }
-    return outcome;
+    return outcome === "unknown_order"
+      ? { status: 404, code: "order_not_found" }
+      : { status: 200, code: outcome };
   }
 }
 
@@ -211,30 +239,45 @@ const STATUSES: [string, string | undefined][] = [
   ["some_future_status", undefined],
 ];
 
-/** About eleven distinct notifications for an order over 1 to 3 transactions, some repeated. */
-function notificationsFor(orderId: string): Notification[] {
+/** Midtrans moves a transaction (PUT), or a notification of an earlier move arrives. */
+type Step =
+  | { put: Record<string, unknown>; event: number }
+  | { deliverEvent: number; edit: "none" | "status" | "forged" };
+
+/** About eleven moves of an order over 1 to 3 transactions, each notified 1 to 3 times, often late. */
+function stepsFor(orderId: string): Step[] {
   const transactions = 1 + Math.floor(random() * 3);
-  const distinct = 9 + Math.floor(random() * 5);
-  const deliveries: Notification[] = [];
-  for (let i = 0; i < distinct; i++) {
+  const events = 9 + Math.floor(random() * 5);
+  const timed: { at: number; step: Step }[] = [];
+  for (let event = 0; event < events; event++) {
     const [status, fraud] = pick(STATUSES);
-    const n: Notification = {
-      order_id: orderId,
+    const fields: Record<string, unknown> = {
       transaction_id: `${orderId}-t${1 + Math.floor(random() * transactions)}`,
       transaction_status: status,
       status_code: random() < 0.05 ? "201" : statusCodeFor(status),
       gross_amount: pick([AMOUNT, AMOUNT, AMOUNT, "100000", "99999.00"]),
       payment_type: "bank_transfer",
     };
-    if (fraud) n.fraud_status = fraud;
-    if (random() < 0.3) n.currency = random() < 0.9 ? "IDR" : "USD";
+    if (fraud) fields.fraud_status = fraud;
+    if (random() < 0.3) fields.currency = random() < 0.9 ? "IDR" : "USD";
+    timed.push({ at: event, step: { put: fields, event } });
     const copies = 1 + (random() < 0.4 ? 1 : 0) + (random() < 0.15 ? 1 : 0);
-    for (let c = 0; c < copies; c++) deliveries.push(n);
+    for (let c = 0; c < copies; c++) {
+      const roll = random();
+      timed.push({
+        // Half arrive before the next move, the rest up to four moves late.
+        at: event + (random() < 0.5 ? 0.5 : 0.5 + random() * 4),
+        step: {
+          deliverEvent: event,
+          edit: roll < 0.1 ? "status" : roll < 0.13 ? "forged" : "none",
+        },
+      });
+    }
   }
-  return shuffle(deliveries);
+  return timed.sort((a, b) => a.at - b.at).map((t) => t.step);
 }
 
-Deno.test(`${BOOKINGS} bookings, thousands of signed notifications with duplicates and reordering, ${IN_FLIGHT} in flight: the database equals the model, links never overlap, every paid booking has a link or a flag`, async () => {
+Deno.test(`${BOOKINGS} bookings, thousands of payment events through the Midtrans stand-in, notified late, twice, edited or forged, ${IN_FLIGHT} in flight: the database equals the model, links never overlap, every paid booking has a link or a flag`, async () => {
   const sql = connect();
   try {
     await resetData(sql);
@@ -268,31 +311,46 @@ Deno.test(`${BOOKINGS} bookings, thousands of signed notifications with duplicat
         (_, i) => `model-unknown-${i + 1}`,
       ),
     ];
-    const queues = orders.map((order) =>
-      notificationsFor(order).map((n) => signed(n))
-    );
-    const total = queues.reduce((sum, q) => sum + q.length, 0);
+    const plans = orders.map((order) => ({ order, steps: stepsFor(order) }));
+    const counts = { moves: 0, deliveries: 0, edited: 0, forged: 0 };
 
-    // Each booking's notifications in sequence; IN_FLIGHT bookings at once.
+    // Each order's steps in sequence; IN_FLIGHT orders at once.
     const mismatches: string[] = [];
-    let nextQueue = 0;
+    let nextPlan = 0;
     const started = performance.now();
     await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
-      while (nextQueue < queues.length) {
-        for (const n of queues[nextQueue++]) {
+      while (nextPlan < plans.length) {
+        const { order, steps } = plans[nextPlan++];
+        const moved: SandboxTransaction[] = [];
+        for (const step of steps) {
+          if ("put" in step) {
+            const stored = await putTransaction(order, step.put);
+            moved[step.event] = stored;
+            model.midtrans.set(stored.transaction_id, stored);
+            counts.moves++;
+            continue;
+          }
+          const sent = statusFieldsOf(moved[step.deliverEvent]) as Notification;
+          if (step.edit === "status") {
+            sent.transaction_status = pick(STATUSES)[0];
+            counts.edited++;
+          } else if (step.edit === "forged") {
+            sent.transaction_id = `${order}-forged`;
+            counts.forged++;
+          }
+          const n = signed(sent);
           const answer = await postToWebhook(n);
           const expected = model.deliver(n);
-          const expectedStatus = expected === "unknown_order" ? 404 : 200;
-          const outcome = answer.status === 404
-            ? "unknown_order"
-            : answer.json?.outcome;
-          if (answer.status !== expectedStatus || outcome !== expected) {
+          counts.deliveries++;
+          const got = {
+            status: answer.status,
+            code: String(answer.json?.error ?? answer.json?.outcome),
+          };
+          if (got.status !== expected.status || got.code !== expected.code) {
             mismatches.push(
-              `${
-                JSON.stringify(n)
-              }: expected ${expectedStatus} ${expected}, got ${answer.status} ${
-                JSON.stringify(answer.json)
-              }`,
+              `${JSON.stringify(n)}: expected ${
+                JSON.stringify(expected)
+              }, got ${JSON.stringify(got)}`,
             );
           }
         }
@@ -332,10 +390,11 @@ Deno.test(`${BOOKINGS} bookings, thousands of signed notifications with duplicat
 
     const rows = await sql<Row[]>`
       select order_id, transaction_id, transaction_status, status_code, fraud_status, outcome,
-        deliveries, payment_status_before, payment_status_after
+        deliveries, payment_status_before, payment_status_after, notified_differences
       from midtrans_notifications`;
     const byKey = (r: Row) =>
       JSON.stringify([
+        r.order_id,
         r.transaction_id,
         r.transaction_status,
         r.status_code,
@@ -346,10 +405,14 @@ Deno.test(`${BOOKINGS} bookings, thousands of signed notifications with duplicat
     assert.deepEqual(
       sort(rows),
       sort([...model.rows.values()]),
-      "every notification is stored once, with the model's outcome and delivery count",
+      "every confirmed state is stored once, with the model's outcome, delivery count and differences",
     );
-    const deliveries = rows.reduce((sum, r) => sum + r.deliveries, 0);
-    assert.equal(deliveries, total, "every delivery is counted");
+    const recorded = rows.reduce((sum, r) => sum + r.deliveries, 0);
+    assert.equal(
+      recorded,
+      counts.deliveries - counts.forged,
+      "every delivery Midtrans confirmed is counted; forged ones wrote nothing",
+    );
 
     // The exclusion invariant, by the health check that trusts neither the constraint nor any
     // index on it.
@@ -389,9 +452,9 @@ Deno.test(`${BOOKINGS} bookings, thousands of signed notifications with duplicat
       "no paid booking waits while a link is free for its slot",
     );
     console.log(
-      `model check (seed ${SEED}): ${total} deliveries (${model.rows.size} distinct notifications) for ${BOOKINGS} bookings and ${UNKNOWN_ORDERS} unknown orders in ${
+      `model check (seed ${SEED}): ${counts.moves} moves at Midtrans and ${counts.deliveries} deliveries (${counts.edited} with an edited transaction_status, ${counts.forged} with a forged transaction_id) for ${BOOKINGS} bookings and ${UNKNOWN_ORDERS} unknown orders in ${
         seconds.toFixed(1)
-      } s, ${IN_FLIGHT} in flight; ${links.paid} paid (${links.with_link} with a link, ${links.flagged} flagged), 0 overlapping pairs, 0 mismatches`,
+      } s, ${IN_FLIGHT} in flight; ${model.rows.size} confirmed states recorded; ${links.paid} paid (${links.with_link} with a link, ${links.flagged} flagged), 0 overlapping pairs, 0 mismatches`,
     );
   } finally {
     await sql.end({ timeout: 5 });

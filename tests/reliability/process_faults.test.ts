@@ -11,12 +11,14 @@ import {
   type Notification,
   pollUntil,
   postToWebhook,
+  putTransaction,
   resetData,
   settleBackgroundWork,
   settlement,
   signed,
   spawnFunctionsServer,
   type Sql,
+  statusFieldsOf,
   testPostgres,
   withSql,
 } from "../support/mod.ts";
@@ -49,11 +51,14 @@ async function pendingBookings(
   return rows.map((row) => row.order_id);
 }
 
-/** A signed settlement of a booking of pendingBookings, paid in full. */
-function paidInFull(orderId: string): Notification {
-  return signed(
-    settlement(orderId, { gross_amount: "100000.00", currency: "IDR" }),
-  );
+/** A booking of pendingBookings paid in full at Midtrans (the stand-in), and its signed settlement. */
+async function paidInFull(orderId: string): Promise<Notification> {
+  const paid = settlement(orderId, {
+    gross_amount: "100000.00",
+    currency: "IDR",
+  });
+  await putTransaction(orderId, statusFieldsOf(paid));
+  return signed(paid);
 }
 
 /** Sends until Midtrans would stop retrying: a 2xx answer, within `withinMs`. */
@@ -197,7 +202,7 @@ async function settleWithBrokenAssign(
   let webhookMs: number;
   let settleMs: number;
   try {
-    const answer = await postToWebhook(paidInFull(order), {
+    const answer = await postToWebhook(await paidInFull(order), {
       apiUrl: server.url,
     });
     webhookMs = answer.ms;
@@ -330,7 +335,7 @@ Deno.test("when the database accepts connections but never answers, the webhook 
     DB_QUERY_TIMEOUT_MS: "2000",
   });
   try {
-    const answer = await postToWebhook(paidInFull("silent-db-1"), {
+    const answer = await postToWebhook(await paidInFull("silent-db-1"), {
       apiUrl: server.url,
       timeoutMs: 30_000,
     });

@@ -25,6 +25,8 @@ export interface StackEnv {
   jwtSecret: string;
   /** The Midtrans server key the webhook verifies signatures with (fake, local only). */
   midtransServerKey: string;
+  /** The Midtrans sandbox stand-in the webhook confirms notifications with (MIDTRANS_API_URL). */
+  midtransApiUrl: string;
   /** Pid of the functions server scripts/test started, if any. */
   functionsServerPid?: number;
 }
@@ -51,6 +53,7 @@ function load(): StackEnv {
     secretKey: firstKey(get("SUPABASE_SECRET_KEYS")),
     jwtSecret: get("SUPABASE_JWT_SECRET"),
     midtransServerKey: get("MIDTRANS_SERVER_KEY"),
+    midtransApiUrl: get("MIDTRANS_API_URL").replace(/\/+$/, ""),
     functionsServerPid: Number.isInteger(pid) && pid > 0 ? pid : undefined,
   };
 }

@@ -38,6 +38,14 @@ export {
   statusCodeFor,
   webhookTest,
 } from "./webhook.ts";
+export {
+  notifyFromSandbox,
+  putTransaction,
+  type SandboxTransaction,
+  setSandboxFault,
+  spawnMidtransSandbox,
+  statusFieldsOf,
+} from "./midtrans_sandbox.ts";
 export { captureConsole } from "./console.ts";
 export { callInProcess, downDatabaseUrl } from "./in_process.ts";
 export { signJwt } from "./jwt.ts";

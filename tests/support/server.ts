@@ -1,5 +1,5 @@
 // Start and stop processes of the stack from a test: an extra functions server (another port,
-// another environment), or the test cluster's Postgres (for fault tests).
+// another environment), a Midtrans sandbox stand-in, or the test cluster's Postgres (fault tests).
 
 import { env } from "./env.ts";
 
@@ -40,9 +40,28 @@ export interface RunningServer {
  * until it answers. Its output goes to this test's stderr, or, with `captureOutput`, is kept for
  * `stop()` to return (for tests that read its log lines).
  */
-export async function spawnFunctionsServer(
+export function spawnFunctionsServer(
   port: number,
   envOverrides: Record<string, string> = {},
+  { captureOutput = false } = {},
+): Promise<RunningServer> {
+  return spawnDenoServer("scripts/serve.ts", port, "/_local/health", {
+    ...envOverrides,
+    FUNCTIONS_HOST: "127.0.0.1",
+    FUNCTIONS_PORT: String(port),
+    NO_COLOR: "1",
+  }, { captureOutput });
+}
+
+/**
+ * Starts a server script of this repo (path from the repo root) with the current environment
+ * plus `envOverrides`, and waits until `healthPath` on `port` answers 2xx.
+ */
+export async function spawnDenoServer(
+  script: string,
+  port: number,
+  healthPath: string,
+  envOverrides: Record<string, string>,
   { captureOutput = false } = {},
 ): Promise<RunningServer> {
   const url = `http://127.0.0.1:${port}`;
@@ -53,14 +72,9 @@ export async function spawnFunctionsServer(
       ...SERVE_FLAGS,
       "--config",
       new URL("deno.json", root).pathname,
-      new URL("scripts/serve.ts", root).pathname,
+      new URL(script, root).pathname,
     ],
-    env: {
-      ...envOverrides,
-      FUNCTIONS_HOST: "127.0.0.1",
-      FUNCTIONS_PORT: String(port),
-      NO_COLOR: "1",
-    },
+    env: envOverrides,
     stdin: "null",
     stdout: output,
     stderr: output,
@@ -81,7 +95,7 @@ export async function spawnFunctionsServer(
   const deadline = Date.now() + 60_000;
   while (true) {
     try {
-      const response = await fetch(`${url}/_local/health`);
+      const response = await fetch(`${url}${healthPath}`);
       await response.body?.cancel();
       if (response.ok) return { url, pid: child.pid, stop };
     } catch {
@@ -90,7 +104,7 @@ export async function spawnFunctionsServer(
     if (Date.now() > deadline) {
       const exit = await stop();
       throw new Error(
-        `functions server on port ${port} did not come up\n${exit.stderr}`,
+        `${script} on port ${port} did not come up\n${exit.stderr}`,
       );
     }
     await new Promise((resolve) => setTimeout(resolve, 200));

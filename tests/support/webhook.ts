@@ -6,11 +6,15 @@ import { createHash } from "node:crypto";
 import { addLinks, resetData } from "./data.ts";
 import { connect, type Sql } from "./db.ts";
 import { env } from "./env.ts";
+import { putTransaction, statusFieldsOf } from "./midtrans_sandbox.ts";
+import { statusCodeFor } from "../../scripts/midtrans_status_codes.ts";
 import {
   callFunction,
   type FunctionResponse,
   settleBackgroundWork,
 } from "./http.ts";
+
+export { statusCodeFor };
 
 /** A notification as Midtrans sends it: a JSON object of strings, with these fields at least. */
 export type Notification = {
@@ -58,24 +62,6 @@ export function signed<T extends Signed>(
   return { ...n, signature_key: midtransSignatureOf(n, serverKey) };
 }
 
-/** The status_code Midtrans sends with a transaction_status. */
-export function statusCodeFor(transactionStatus: string): string {
-  switch (transactionStatus) {
-    case "settlement":
-    case "capture":
-    case "refund":
-    case "partial_refund":
-    case "chargeback":
-    case "partial_chargeback":
-      return "200";
-    case "pending":
-    case "authorize":
-      return "201";
-    default:
-      return "202";
-  }
-}
-
 /** A settlement for `orderId` in the shape of the GoPay sample. */
 export function settlement(
   orderId: string,
@@ -107,6 +93,8 @@ export interface PostOptions {
   /** Another functions server than the shared one. */
   apiUrl?: string;
   timeoutMs?: number;
+  /** Another Midtrans sandbox stand-in than the shared one (deliver only). */
+  sandboxUrl?: string;
 }
 
 /** POSTs a body (text as is, anything else as JSON) to midtrans-webhook as Midtrans does: no credentials. */
@@ -123,12 +111,17 @@ export function postToWebhook(
   });
 }
 
-/** Signs `n` with the test server key and POSTs it. */
-export function deliver(
+/**
+ * Midtrans sends `n`: its transaction becomes `n` in the sandbox stand-in (what the webhook's
+ * status call will confirm), then `n` is signed with the test server key and POSTed. A late,
+ * copied or edited notification is `postToWebhook(signed(n))` alone.
+ */
+export async function deliver(
   n: Notification,
   options: PostOptions = {},
 ): Promise<FunctionResponse> {
-  return postToWebhook(signed(n), options);
+  await putTransaction(n.order_id, statusFieldsOf(n), options.sandboxUrl);
+  return await postToWebhook(signed(n), options);
 }
 
 /** The `error` code, or the `outcome`, of a webhook answer. */

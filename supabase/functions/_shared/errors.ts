@@ -15,8 +15,12 @@ export const ERRORS = {
   booking_not_found: 404,
   /** A signed notification for an order no booking has; it is stored, and applied on retry. */
   order_not_found: 404,
+  /** Midtrans's Get Status API does not know the notification's transaction; nothing is stored. */
+  transaction_not_found: 404,
   method_not_allowed: 405,
   booking_not_paid: 409,
+  /** Midtrans says the notification's transaction belongs to another order; nothing is stored. */
+  transaction_order_mismatch: 409,
   /** No link is free for the slot; the booking is flagged for a manual link. */
   pool_exhausted: 409,
   payload_too_large: 413,
@@ -27,6 +31,8 @@ export const ERRORS = {
   server_misconfigured: 500,
   /** Postgres cannot be reached or did not answer in time: retry later. */
   database_unavailable: 503,
+  /** Midtrans's Get Status API cannot confirm a notification now (down, slow, 5xx, key refused). */
+  midtrans_unavailable: 503,
 } as const satisfies Record<string, number>;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -52,6 +58,7 @@ export class ConfigError extends Error {}
 const SQL_ERRORS: Record<string, { code: ErrorCode; message?: string }> = {
   ML404: { code: "booking_not_found" },
   ML409: { code: "booking_not_paid" },
+  MLMIS: { code: "transaction_order_mismatch" },
   // Postgres text and jsonb cannot hold U+0000.
   "22P05": { code: "invalid_request", message: "Text may not contain U+0000." },
 };

@@ -43,7 +43,8 @@ export function postHandler(functionName: string, handler: Handler) {
       } catch (error) {
         const failure = toHttpError(error);
         if (failure.status >= 500) {
-          log.cause = String((error as Error)?.stack ?? error);
+          const { cause, stack } = (error ?? {}) as Error;
+          log.cause = String(cause ?? stack ?? error);
         }
         log.outcome ??= failure.code;
         response = errorResponse(failure, CORS_HEADERS);
@@ -81,24 +82,29 @@ export async function readJson(
   );
   if (Number(req.headers.get("content-length") ?? 0) > maxBytes) throw tooLarge;
 
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  if (req.body) {
-    for await (const chunk of req.body) {
-      size += chunk.byteLength;
-      if (size > maxBytes) throw tooLarge;
-      chunks.push(chunk);
-    }
-  }
-  const text = new TextDecoder().decode(concat(chunks, size));
+  const bytes = await readAtMost(req.body, maxBytes);
+  if (bytes === undefined) throw tooLarge;
   try {
-    return JSON.parse(text);
+    return JSON.parse(new TextDecoder().decode(bytes));
   } catch {
     throw new HttpError("invalid_request", "The body is not valid JSON.");
   }
 }
 
-function concat(chunks: Uint8Array[], size: number): Uint8Array {
+/** A body's bytes, or undefined as soon as it grows past maxBytes (the rest is not read). */
+export async function readAtMost(
+  body: ReadableStream<Uint8Array> | null,
+  maxBytes: number,
+): Promise<Uint8Array | undefined> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (body) {
+    for await (const chunk of body) {
+      size += chunk.byteLength;
+      if (size > maxBytes) return undefined;
+      chunks.push(chunk);
+    }
+  }
   const bytes = new Uint8Array(size);
   let offset = 0;
   for (const chunk of chunks) {

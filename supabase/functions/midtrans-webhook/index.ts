@@ -1,10 +1,12 @@
-// Midtrans Payment Notification URL. Verifies the signature, records the notification once,
-// moves the booking's payment status, and asks for a meeting link without waiting for it.
+// Midtrans Payment Notification URL. Verifies the signature, asks Midtrans for the transaction's
+// status, records the notification once with what Midtrans confirmed, moves the booking's payment
+// status, and asks for a meeting link without waiting for it.
 import { runInBackground } from "../_shared/background.ts";
 import type { Env } from "../_shared/env.ts";
 import { HttpError } from "../_shared/errors.ts";
 import { json, parseWith, postHandler, readJson } from "../_shared/http.ts";
 import {
+  confirmWithMidtrans,
   MidtransNotification,
   midtransServerKey,
   recordNotification,
@@ -20,11 +22,20 @@ export function fetchWith(env: Env = Deno.env) {
     const notification = parseWith(MidtransNotification, body);
     log.orderId = notification.order_id;
     log.transactionStatus = notification.transaction_status;
+    // The signature is a cheap filter: it does not cover transaction_status or transaction_id.
     await verifyMidtransSignature(notification, serverKey);
 
-    const recorded = await recordNotification(body, env);
+    const started = performance.now();
+    const confirmed = await confirmWithMidtrans(notification, serverKey, env);
+    log.statusApiMs = Math.round(performance.now() - started);
+    log.confirmedStatus = confirmed.transaction_status;
+
+    const recorded = await recordNotification(body, confirmed, env);
     log.bookingId = recorded.booking_id;
     log.outcome = recorded.outcome;
+    if (Object.keys(recorded.notified_differences).length > 0) {
+      log.notifiedDifferences = recorded.notified_differences;
+    }
     if (recorded.needs_link && recorded.booking_id) {
       runInBackground(requestMeetingLink(recorded.booking_id, env));
     }
@@ -38,6 +49,7 @@ export function fetchWith(env: Env = Deno.env) {
     return json({
       received: true,
       outcome: recorded.outcome,
+      confirmedStatus: confirmed.transaction_status,
       bookingId: recorded.booking_id,
       paymentStatus: recorded.payment_status,
     });

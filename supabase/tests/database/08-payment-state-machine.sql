@@ -1,4 +1,4 @@
--- How a verified Midtrans notification moves a booking, including late, repeated and foreign ones.
+-- How a confirmed Midtrans notification moves a booking, including late, repeated and foreign ones.
 begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = public, extensions;
@@ -7,12 +7,14 @@ select plan(31);
 create function pg_temp.notify(p_order text, p_tx text, p_status text, p_fraud text default null,
   p_amount text default '100000.00', p_currency text default 'IDR', p_code text default null)
 returns text language sql as $$
-  select outcome from record_midtrans_notification(jsonb_strip_nulls(jsonb_build_object(
+  -- A notification that Midtrans's Get Status API confirms as it is.
+  select r.outcome from (select jsonb_strip_nulls(jsonb_build_object(
     'order_id', p_order, 'transaction_id', p_tx, 'transaction_status', p_status,
     'status_code', coalesce(p_code, case when p_status in ('settlement', 'capture', 'cancel')
                                            or p_status like '%refund' or p_status like '%chargeback'
                                          then '200' when p_status = 'pending' then '201' else '202' end),
-    'fraud_status', p_fraud, 'gross_amount', p_amount, 'currency', p_currency)));
+    'fraud_status', p_fraud, 'gross_amount', p_amount, 'currency', p_currency)) as n) as confirmed,
+  lateral record_midtrans_notification(confirmed.n, confirmed.n) as r;
 $$;
 create function pg_temp.status(p_order text) returns text language sql as $$
   select payment_status from bookings where order_id = p_order;

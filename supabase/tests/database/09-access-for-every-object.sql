@@ -103,7 +103,7 @@ reset role;
 select ok(has_function_privilege('service_role', f, 'EXECUTE'), format('service_role can execute %s', f))
 from unnest(array['public.assign_meeting_link(uuid)', 'public.assign_pending_meeting_links()',
   'public.find_available_meeting_link(timestamptz, timestamptz)',
-  'public.record_midtrans_notification(jsonb)',
+  'public.record_midtrans_notification(jsonb, jsonb)',
   'public.paid_bookings_sharing_a_link()']::regprocedure[]) as f;
 select is(
   (select array_agg(f.name order by f.name) from system_functions f
@@ -112,7 +112,7 @@ select is(
      and has_function_privilege('service_role', f.oid, 'EXECUTE')),
   array['assign_meeting_link(uuid)', 'assign_pending_meeting_links()',
     'find_available_meeting_link(timestamp with time zone,timestamp with time zone)',
-    'paid_bookings_sharing_a_link()', 'record_midtrans_notification(jsonb)'],
+    'paid_bookings_sharing_a_link()', 'record_midtrans_notification(jsonb,jsonb)'],
   'the only security definer functions service_role can call are those five (trigger functions run only as triggers)');
 select ok(has_table_privilege('service_role', s.oid, 'SELECT'), format('service_role can read %s', s.name))
 from system_relations s where s.relkind = 'v' order by s.name;
@@ -123,9 +123,10 @@ select ok(not has_table_privilege('service_role', 'public.midtrans_notifications
 from unnest(array['INSERT', 'UPDATE', 'DELETE']) as p;
 
 set local role service_role;
-select lives_ok($$select * from record_midtrans_notification('{"order_id": "no-such-order",
-  "transaction_id": "t-09", "transaction_status": "settlement", "status_code": "200",
-  "gross_amount": "1.00"}')$$, 'service_role records a notification through the function');
+select lives_ok($$select r.* from (select '{"order_id": "no-such-order", "transaction_id": "t-09",
+  "transaction_status": "settlement", "status_code": "200", "gross_amount": "1.00"}'::jsonb as n) as confirmed,
+  lateral record_midtrans_notification(confirmed.n, confirmed.n) as r$$,
+  'service_role records a notification through the function');
 select throws_ok($$insert into midtrans_notifications (order_id, transaction_id, transaction_status,
   status_code, gross_amount, payload, outcome) values ('x', 'x', 'x', '200', '1', '{}', 'ignored')$$,
   '42501', null, 'but cannot write the log directly');
