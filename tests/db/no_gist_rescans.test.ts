@@ -82,24 +82,17 @@ async function exercise(sql: Sql, withStatistics: boolean): Promise<void> {
     from bookings b where order_id = 'gst-new-2'`;
   await sql`select assign_pending_meeting_links()`;
   await sql`select * from find_available_meeting_link('2031-03-02 10:00Z', '2031-03-02 11:00Z')`;
-  await sql`select * from record_midtrans_notification(${
-    sql.json({
+  // A settlement, then its refund, as signed and as Midtrans's status API confirms them.
+  for (const status of ["settlement", "refund"]) {
+    const notification = sql.json({
       order_id: "gst-new-5",
       transaction_id: "gst-t5",
-      transaction_status: "settlement",
+      transaction_status: status,
       status_code: "200",
       gross_amount: "1000.00",
-    })
-  })`;
-  await sql`select * from record_midtrans_notification(${
-    sql.json({
-      order_id: "gst-new-5",
-      transaction_id: "gst-t5",
-      transaction_status: "refund",
-      status_code: "200",
-      gross_amount: "1000.00",
-    })
-  })`;
+    });
+    await sql`select * from record_midtrans_notification(${notification}, ${notification})`;
+  }
   // Self-healing and the guard trigger, by hand-written admin SQL.
   await sql`update meeting_links_pool set is_available = false where id = ${
     links[0]
