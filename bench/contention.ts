@@ -246,3 +246,40 @@ export async function contentionReference(
     latencies,
   );
 }
+
+/**
+ * Runs `run` with PostgreSQL's default durability (fsync, synchronous_commit and
+ * full_page_writes on: every commit waits for its WAL flush) instead of the stack's relaxed
+ * settings, then puts those back. The claim path's waiting was once suspected of hanging only
+ * there.
+ */
+export async function withDefaultDurability<T>(
+  sql: Sql,
+  run: () => Promise<T>,
+): Promise<T> {
+  const settings = ["fsync", "synchronous_commit", "full_page_writes"];
+  const apply = async (value: "on" | null) => {
+    for (const name of settings) {
+      await sql.unsafe(
+        value
+          ? `alter system set ${name} = ${value}`
+          : `alter system reset ${name}`,
+      );
+    }
+    await sql`select pg_reload_conf()`;
+    // The reload reaches every backend at its next command; wait until it is in effect.
+    for (let i = 0; i < 50; i++) {
+      const [{ fsync }] = await sql<{ fsync: string }[]>`
+        select current_setting('fsync') as fsync`;
+      if ((fsync === "on") === (value === "on")) return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error("the durability settings did not take effect");
+  };
+  await apply("on");
+  try {
+    return await run();
+  } finally {
+    await apply(null);
+  }
+}

@@ -7,7 +7,9 @@ import {
   contentionReference,
   type ContentionResult,
   contentionSql,
+  withDefaultDurability,
 } from "./contention.ts";
+import { guardCost, type GuardCostResult } from "./guard.ts";
 import { placement, type PlacementResult } from "./placement.ts";
 import { scaling, type ScalingResult } from "./scaling.ts";
 import { connect, env, quick, ratio } from "./support.ts";
@@ -21,6 +23,7 @@ const ALL = [
   "baseline",
   "webhook",
   "placement",
+  "guard",
 ] as const;
 type Name = typeof ALL[number];
 const only = (Deno.env.get("BENCH_ONLY") ?? "").split(",").filter(Boolean);
@@ -36,12 +39,18 @@ const sql = connect(2);
 const started = new Date();
 const uptimeBefore = uptime();
 const results: {
-  contention?: { http: ContentionResult; sql: ContentionResult };
+  contention?: {
+    http: ContentionResult;
+    sql: ContentionResult;
+    /** The same, with PostgreSQL's default durability settings. */
+    durable: { http: ContentionResult; sql: ContentionResult };
+  };
   throughput?: ThroughputResult;
   scaling?: ScalingResult;
   baseline?: { reference: ContentionResult; ours: ContentionResult };
   webhook?: WebhookResult;
   placement?: PlacementResult;
+  guard?: GuardCostResult;
 } = {};
 const seconds: Record<string, number> = {};
 const failures: string[] = [];
@@ -65,6 +74,10 @@ try {
     results.contention = await timed("contention", async () => ({
       http: await contentionHttp(sql),
       sql: await contentionSql(sql),
+      durable: await withDefaultDurability(sql, async () => ({
+        http: await contentionHttp(sql),
+        sql: await contentionSql(sql),
+      })),
     }));
   }
   if (wanted("throughput")) {
@@ -84,6 +97,9 @@ try {
   }
   if (wanted("placement")) {
     results.placement = await timed("placement", () => placement(sql));
+  }
+  if (wanted("guard")) {
+    results.guard = await timed("guard", () => guardCost(sql));
   }
   const [{ version }] = await sql<{ version: string }[]>`select version()`;
   const memory = Deno.systemMemoryInfo();
@@ -124,7 +140,12 @@ if (failures.length > 0) {
 }
 
 function checkCorrectness(): void {
-  const ours = [results.contention?.http, results.contention?.sql];
+  const ours = [
+    results.contention?.http,
+    results.contention?.sql,
+    results.contention?.durable.http,
+    results.contention?.durable.sql,
+  ];
   for (const run of ours) {
     if (!run) continue;
     if (run.overlappingPairs !== 0) {
@@ -172,8 +193,13 @@ function printTable(
   row("benchmark", "figure", "value", "ratio / check");
   const c = results.contention;
   if (c) {
-    for (const run of [c.http, c.sql]) {
-      const label = run === c.http ? "contention HTTP" : "contention SQL";
+    const runs = [
+      ["contention HTTP", c.http],
+      ["contention SQL", c.sql],
+      ["contention HTTP, default durability", c.durable.http],
+      ["contention SQL, default durability", c.durable.sql],
+    ] as const;
+    for (const [label, run] of runs) {
       row(label, "requests/s (200 bookings, 32 callers)", run.perSecond);
       row(label, "latency p50/p95/p99 ms", lat(run.latencyMs));
       row(
@@ -188,6 +214,33 @@ function printTable(
           : "FAILED",
       );
     }
+  }
+  const g = results.guard;
+  if (g) {
+    const runs = (side: "before" | "after", key: "httpAssign" | "sqlAssign") =>
+      g[side].map((r) => r[key].latencyMs.p50).join(", ");
+    row(
+      "guard cost, HTTP",
+      "assign p50 ms, median before / after the guard",
+      `${g.p50.httpBefore} / ${g.p50.httpAfter}`,
+      `${g.httpAssignP50}x (bar: 1.10x)`,
+    );
+    row(
+      "guard cost, HTTP",
+      "runs before; after",
+      `${runs("before", "httpAssign")}; ${runs("after", "httpAssign")}`,
+    );
+    row(
+      "guard cost, SQL",
+      "assign p50 ms, median before / after the guard",
+      `${g.p50.sqlBefore} / ${g.p50.sqlAfter}`,
+      `${g.sqlAssignP50}x (bar: 1.10x)`,
+    );
+    row(
+      "guard cost, SQL",
+      "runs before; after",
+      `${runs("before", "sqlAssign")}; ${runs("after", "sqlAssign")}`,
+    );
   }
   const t = results.throughput;
   if (t) {
@@ -281,8 +334,8 @@ function printTable(
     );
     row(
       "scaling",
-      "candidate probe uses bookings_paid_slots_never_share_a_link",
-      s.plan.usesGistIndex ? "yes" : "NO",
+      "candidate probe uses bookings_link_starts_at_idx, not GiST",
+      s.plan.usesBtreeIndex && !s.plan.readsGistIndex ? "yes" : "NO",
       `${s.plan.seqScansOnBookings} seq scans on bookings; JIT ${
         s.plan.jit ? "on" : "off"
       }`,

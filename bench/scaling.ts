@@ -1,6 +1,6 @@
 // (3) Scaling: the cost of one assignment with 1,000 / 100,000 / 1,000,000 paid bookings
-// already on the pool's links, and the plan of the candidate probe (through the GiST index of
-// the exclusion constraint).
+// already on the pool's links, and the plan of the candidate probe (through the btree
+// bookings_link_starts_at_idx, never the exclusion constraint's GiST index).
 import postgres from "postgres";
 import {
   addLinks,
@@ -33,7 +33,8 @@ export interface ScalingResult {
   plan: {
     /** Scan nodes of the candidate query's plan, from auto_explain. */
     candidateProbeScans: string[];
-    usesGistIndex: boolean;
+    usesBtreeIndex: boolean;
+    readsGistIndex: boolean;
     seqScansOnBookings: number;
     jit: boolean;
     /** Every statement's plan in one assignment. */
@@ -129,7 +130,10 @@ async function assignmentPlan(probe: string) {
   ) => m[1].trim());
   return {
     candidateProbeScans: scans,
-    usesGistIndex: scans.some((s) =>
+    usesBtreeIndex: scans.some((s) =>
+      s.includes("bookings_link_starts_at_idx")
+    ),
+    readsGistIndex: scans.some((s) =>
       s.includes("bookings_paid_slots_never_share_a_link")
     ),
     seqScansOnBookings:

@@ -13,8 +13,10 @@ insert into bookings (order_id, starts_at, ends_at, amount, payment_status, meet
 select is_empty($$select * from paid_bookings_sharing_a_link()$$,
   'back-to-back bookings on one link are no double booking');
 
--- Only inside this rolled-back test: without the constraint, write what it would refuse.
+-- Only inside this rolled-back test: without the constraint and the guard trigger, write what
+-- they would refuse.
 alter table bookings drop constraint bookings_paid_slots_never_share_a_link;
+alter table bookings disable trigger bookings_refuse_double_booking;
 insert into bookings (order_id, starts_at, ends_at, amount, payment_status, meeting_link_id) values
   ('share-3', '2030-10-01 10:30Z', '2030-10-01 10:45Z', 1000, 'paid', '00000000-0000-0000-0000-0000000000c1'),
   ('share-4', '2030-10-01 10:30Z', '2030-10-01 10:45Z', 1000, 'refunded', null);
