@@ -15,7 +15,7 @@ begin
     -- this time, so none may undo it. The webhook names the one it applies; should that be the
     -- one that paid before an undo by hand, the booking counts as paid by hand too.
     if tg_op = 'UPDATE' and old.payment_status <> 'paid'
-       and new.paid_transaction_id is not distinct from old.paid_transaction_id then
+       and coalesce(new.paid_transaction_id, '') = coalesce(old.paid_transaction_id, '') then
       new.paid_transaction_id := null;
     end if;
   elsif tg_op = 'UPDATE' and old.payment_status = 'paid' then
