@@ -9,9 +9,11 @@ import {
   followUp,
   type Notification,
   notificationLog,
+  postToWebhook,
   sample,
   settleBackgroundWork,
   settlement,
+  signed,
   type Sql,
   webhookTest,
 } from "../support/mod.ts";
@@ -36,19 +38,46 @@ async function paidWithLink(
 }
 
 webhookTest(
-  "a pending notification arriving after the settlement is logged and ignored: the booking stays paid",
+  "a pending notification arriving after the settlement is confirmed as the settlement: a duplicate, the booking stays paid",
   async (sql) => {
     const paid = settlement("late-pending");
     const link = await paidWithLink(sql, "late-pending", paid);
 
-    const late = await deliverAndSettle(followUp(paid, "pending", "201"));
+    // Late: Midtrans settled the transaction long ago and says so.
+    const late = answer(
+      await postToWebhook(signed(followUp(paid, "pending", "201"))),
+    );
 
-    assert.deepEqual(late, { status: 200, outcome: "ignored" });
+    assert.deepEqual(late, { status: 200, outcome: "duplicate" });
     const state = await bookingState(sql, "late-pending");
     assert.equal(state.payment_status, "paid");
     assert.equal(state.meeting_link, link);
     assert.deepEqual(
-      (await notificationLog(sql, "late-pending")).map((r) =>
+      (await notificationLog(sql, "late-pending")).map((r) => [
+        r.transaction_status,
+        r.deliveries,
+      ]),
+      [["settlement", 2]],
+    );
+  },
+);
+
+webhookTest(
+  "a pending notification Midtrans confirms as pending after the settlement is logged and ignored",
+  async (sql) => {
+    const paid = settlement("pending-again");
+    const link = await paidWithLink(sql, "pending-again", paid);
+
+    const again = await deliverAndSettle(followUp(paid, "pending", "201"));
+
+    assert.deepEqual(again, { status: 200, outcome: "ignored" });
+    const state = await bookingState(sql, "pending-again");
+    assert.deepEqual([state.payment_status, state.meeting_link], [
+      "paid",
+      link,
+    ]);
+    assert.deepEqual(
+      (await notificationLog(sql, "pending-again")).map((r) =>
         r.transaction_status
       ),
       ["settlement", "pending"],
@@ -128,7 +157,7 @@ webhookTest(
 );
 
 webhookTest(
-  "a deny that overtakes its own settlement wins: the late settlement of that transaction is ignored",
+  "a deny that overtakes its own settlement wins: the late settlement notification is confirmed as the deny",
   async (sql) => {
     await createBooking(sql, "deny-first");
     const settled = settlement("deny-first");
@@ -137,9 +166,14 @@ webhookTest(
       outcome: "status_changed",
     });
 
-    const late = await deliverAndSettle(settled);
+    const late = answer(await postToWebhook(signed(settled)));
 
-    assert.deepEqual(late, { status: 200, outcome: "ignored" });
+    assert.deepEqual(late, { status: 200, outcome: "duplicate" });
+    // And should Midtrans ever confirm a settlement of that denied transaction, it is ignored.
+    assert.deepEqual(await deliverAndSettle(settled), {
+      status: 200,
+      outcome: "ignored",
+    });
     const state = await bookingState(sql, "deny-first");
     assert.equal(state.payment_status, "failed");
     assert.equal(state.meeting_link, null);
@@ -177,7 +211,7 @@ const NOT_PAID: [string, Notification][] = [
   ],
   ["in another currency", settlement("mismatch", { currency: "USD" })],
   [
-    "whose status_code is not 200 (transaction_status is not signed)",
+    "whose status_code, as Midtrans confirms it, is not 200",
     settlement("mismatch", { status_code: "201" }),
   ],
 ];

@@ -117,6 +117,20 @@ const MALFORMED: [string, () => string][] = [
         signed(settlement(ORDER, { custom_field1: "before\u0000after" })),
       ),
   ],
+  [
+    // JSON can escape half a surrogate pair; Postgres jsonb refuses it (it was a 500).
+    "a signed notification with a lone surrogate in an extra field",
+    () =>
+      JSON.stringify(signed(settlement(ORDER, { custom_field1: "\ud800" }))),
+  ],
+  [
+    "a signed notification with a lone surrogate in a field name",
+    () =>
+      JSON.stringify(signed(settlement(ORDER))).replace(
+        /^\{/,
+        '{"custom_\\udc00":"x",',
+      ),
+  ],
 ];
 
 for (const [what, body] of MALFORMED) {

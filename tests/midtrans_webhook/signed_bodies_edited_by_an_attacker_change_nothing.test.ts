@@ -187,3 +187,34 @@ webhookTest(
     assert.equal((await bookingState(sql, "paid-by-hand")).meeting_link, null);
   },
 );
+
+webhookTest(
+  "an admin undoes a webhook payment by hand, then pays the booking by hand: a late chargeback of the old transaction leaves it paid",
+  async (sql) => {
+    const id = await createBooking(sql, "repaid-by-hand");
+    const card = settlement("repaid-by-hand");
+    assert.deepEqual(answer(await deliver(card)), {
+      status: 200,
+      outcome: "paid",
+    });
+    await settleBackgroundWork();
+    // The admin refunds it outside Midtrans, then the customer pays by bank transfer.
+    await sql`update bookings set payment_status = 'refunded' where id = ${id}`;
+    await sql`update bookings set payment_status = 'paid' where id = ${id}`;
+    assert.equal((await assignLink(id)).status, 200);
+    const link = (await bookingState(sql, "repaid-by-hand")).meeting_link;
+    assert.notEqual(link, null);
+
+    assert.deepEqual(
+      answer(await deliver(followUp(card, "chargeback", "200"))),
+      { status: 200, outcome: "ignored" },
+      "the old transaction did not pay the booking as it is now",
+    );
+    const state = await bookingState(sql, "repaid-by-hand");
+    assert.deepEqual([state.payment_status, state.meeting_link], [
+      "paid",
+      link,
+    ]);
+    assert.match(state.review_reason ?? "", /paid by hand/);
+  },
+);

@@ -90,6 +90,25 @@ Deno.test("readJson takes JSON of at most maxBytes and refuses the rest with its
       }, JSON.stringify(text));
     }
   });
+  await t.step(
+    "JSON with half a surrogate pair, in a value or a key, is 400 invalid_request",
+    async () => {
+      for (
+        const text of ['"\\ud800"', '[{"a":["\\udfff x"]}]', '{"\\ud800":1}']
+      ) {
+        await assert.rejects(readJson(post(text, JSON_TYPE), 100), {
+          code: "invalid_request",
+          status: 400,
+        }, text);
+      }
+      assert.deepEqual(
+        await readJson(post('["\\ud83d\\ude42"]', JSON_TYPE), 100),
+        [
+          "🙂",
+        ],
+      );
+    },
+  );
 });
 
 Deno.test("parseWith returns the parsed value, or a 400 that names every wrong field", () => {

@@ -84,11 +84,28 @@ export async function readJson(
 
   const bytes = await readAtMost(req.body, maxBytes);
   if (bytes === undefined) throw tooLarge;
+  let body: unknown;
   try {
-    return JSON.parse(new TextDecoder().decode(bytes));
+    body = JSON.parse(new TextDecoder().decode(bytes));
   } catch {
     throw new HttpError("invalid_request", "The body is not valid JSON.");
   }
+  // JSON can escape half a surrogate pair ("\ud800"); no text column or jsonb can store it.
+  if (hasLoneSurrogate(body)) {
+    throw new HttpError(
+      "invalid_request",
+      "The body's text must be well-formed Unicode (no lone surrogates).",
+    );
+  }
+  return body;
+}
+
+function hasLoneSurrogate(value: unknown): boolean {
+  if (typeof value === "string") return !value.isWellFormed();
+  if (typeof value !== "object" || value === null) return false;
+  return Object.entries(value).some(([key, item]) =>
+    !key.isWellFormed() || hasLoneSurrogate(item)
+  );
 }
 
 /** A body's bytes, or undefined as soon as it grows past maxBytes (the rest is not read). */
