@@ -2,12 +2,7 @@
 // benchmark) for bookings with a customer, each its own address; how
 // long until the last invite is in MailDev, notification-to-inbox latency, messages per second,
 // and, read back from MailDev itself, that none was lost and none came twice.
-import { midtransSignature } from "../supabase/functions/_shared/midtrans.ts";
 import { Mailbox } from "../tests/support/maildev.ts";
-import {
-  putTransaction,
-  statusFieldsOf,
-} from "../tests/support/midtrans_sandbox.ts";
 import {
   addLinks,
   env,
@@ -16,6 +11,7 @@ import {
   postFunction,
   quick,
   resetData,
+  settlementsAtMidtrans,
   type Sql,
   summarize,
   tally,
@@ -62,33 +58,11 @@ export async function emails(sql: Sql): Promise<EmailsResult> {
   const mailbox = new Mailbox();
   const orderIds = await customerBookings(sql);
   await mailbox.clear();
-  const notifications = await Promise.all(orderIds.map(async (orderId, i) => {
-    const notification = {
-      transaction_status: "settlement",
-      transaction_id: `email-bench-${i}-${crypto.randomUUID()}`,
-      status_code: "200",
-      order_id: orderId,
-      gross_amount: AMOUNT,
-      currency: "IDR",
-    };
-    return {
-      ...notification,
-      signature_key: await midtransSignature(
-        notification,
-        env.midtransServerKey,
-      ),
-    };
-  }));
-
-  // Midtrans's side first (not timed): each transaction is what its status call will confirm.
-  await load(
-    notifications.length,
+  const notifications = await settlementsAtMidtrans(
+    orderIds,
+    AMOUNT,
+    "email-bench",
     CALLERS,
-    (i) =>
-      putTransaction(
-        notifications[i].order_id,
-        statusFieldsOf(notifications[i]),
-      ),
   );
 
   // When each notification was sent, on the database's clock (sent_at is written there too).

@@ -2,6 +2,11 @@
 // read the database itself (never trusting the constraint under test).
 import postgres from "postgres";
 import { env } from "../tests/support/env.ts";
+import {
+  putTransaction,
+  statusFieldsOf,
+} from "../tests/support/midtrans_sandbox.ts";
+import { settlement, signed } from "../tests/support/webhook.ts";
 export { addLinks, resetData } from "../tests/support/data.ts";
 export { prng } from "../tests/support/random.ts";
 
@@ -174,4 +179,32 @@ export function shuffle<T>(items: T[], random: () => number): T[] {
     [items[i], items[j]] = [items[j], items[i]];
   }
   return items;
+}
+
+/**
+ * One signed settlement of `amount` per order (transaction ids `<prefix>-<i>-<uuid>`), each first put at the
+ * Midtrans stand-in as what its status call will confirm. Not timed: Midtrans's side of the run.
+ */
+export async function settlementsAtMidtrans(
+  orderIds: string[],
+  amount: string,
+  prefix: string,
+  callers: number,
+) {
+  const notifications = orderIds.map((orderId, i) =>
+    signed(settlement(orderId, {
+      transaction_id: `${prefix}-${i}-${crypto.randomUUID()}`,
+      gross_amount: amount,
+    }))
+  );
+  await load(
+    notifications.length,
+    callers,
+    (i) =>
+      putTransaction(
+        notifications[i].order_id,
+        statusFieldsOf(notifications[i]),
+      ),
+  );
+  return notifications;
 }

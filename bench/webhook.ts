@@ -1,11 +1,6 @@
 // (5) Webhook: 1,000 signed settlement notifications at 32 concurrency, each confirmed with the
 // Midtrans sandbox stand-in's Get Status API; how fast they are answered, how long until every
 // booking has its link, and the functions server's peak memory.
-import { midtransSignature } from "../supabase/functions/_shared/midtrans.ts";
-import {
-  putTransaction,
-  statusFieldsOf,
-} from "../tests/support/midtrans_sandbox.ts";
 import {
   addLinks,
   env,
@@ -16,6 +11,7 @@ import {
   prng,
   quick,
   resetData,
+  settlementsAtMidtrans,
   shuffle,
   type Sql,
   summarize,
@@ -87,39 +83,11 @@ export async function webhook(sql: Sql): Promise<WebhookResult> {
   const pid = env.functionsServerPid;
   if (!pid) throw new Error("FUNCTIONS_SERVER_PID is not set: run bench/run");
   const orderIds = shuffle(await pendingBookings(sql), prng(5));
-  const notifications = await Promise.all(orderIds.map(async (orderId, i) => {
-    const notification = {
-      transaction_time: "2031-08-01 10:00:00",
-      transaction_status: "settlement",
-      transaction_id: `bench-${i}-${crypto.randomUUID()}`,
-      status_message: "midtrans payment notification",
-      status_code: "200",
-      payment_type: "bank_transfer",
-      order_id: orderId,
-      merchant_id: "G000000000",
-      gross_amount: AMOUNT,
-      fraud_status: "accept",
-      currency: "IDR",
-      settlement_time: "2031-08-01 10:01:00",
-    };
-    return {
-      ...notification,
-      signature_key: await midtransSignature(
-        notification,
-        env.midtransServerKey,
-      ),
-    };
-  }));
-
-  // Midtrans's side first (not timed): each transaction is what its status call will confirm.
-  await load(
-    notifications.length,
+  const notifications = await settlementsAtMidtrans(
+    orderIds,
+    AMOUNT,
+    "bench",
     CALLERS,
-    (i) =>
-      putTransaction(
-        notifications[i].order_id,
-        statusFieldsOf(notifications[i]),
-      ),
   );
 
   const wholeRunBefore = await peakRssMiB(pid);
