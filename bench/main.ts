@@ -10,6 +10,7 @@ import {
   withDefaultDurability,
 } from "./contention.ts";
 import { guardCost, type GuardCostResult } from "./guard.ts";
+import { hotPath, type HotPathResult, hotPathTable } from "./hot_path.ts";
 import { emails, type EmailsResult } from "./emails.ts";
 import { placement, type PlacementResult } from "./placement.ts";
 import { scaling, type ScalingResult } from "./scaling.ts";
@@ -26,6 +27,7 @@ const ALL = [
   "placement",
   "guard",
   "emails",
+  "hot_path",
 ] as const;
 type Name = typeof ALL[number];
 const only = (Deno.env.get("BENCH_ONLY") ?? "").split(",").filter(Boolean);
@@ -54,6 +56,7 @@ const results: {
   placement?: PlacementResult;
   guard?: GuardCostResult;
   emails?: EmailsResult;
+  hot_path?: HotPathResult;
 } = {};
 const seconds: Record<string, number> = {};
 const failures: string[] = [];
@@ -106,6 +109,9 @@ try {
   }
   if (wanted("emails")) {
     results.emails = await timed("emails", () => emails(sql));
+  }
+  if (wanted("hot_path")) {
+    results.hot_path = await timed("hot_path", () => hotPath(sql));
   }
   const [{ version }] = await sql<{ version: string }[]>`select version()`;
   const memory = Deno.systemMemoryInfo();
@@ -390,6 +396,12 @@ function printTable(
     row("webhook", "response p50/p95/p99 ms", lat(w.responseMs));
     row(
       "webhook",
+      `1 caller (${w.oneCallerMs.count} settlements): response p50/p95/p99 ms`,
+      lat(w.oneCallerMs),
+      "bar p50 3 ms",
+    );
+    row(
+      "webhook",
       "Midtrans status call alone (stand-in) p50/p95/p99 ms",
       lat(w.statusCallMs),
     );
@@ -463,6 +475,32 @@ function printTable(
     );
     row("emails", "attempts per invite (count)", JSON.stringify(e.attempts));
   }
+  const h = results.hot_path;
+  if (h) {
+    row(
+      "hot path",
+      "database ms: pay + assign (auto_explain duration, medians)",
+      `${h.databaseMs.pay} + ${h.databaseMs.assign} = ${h.databaseMs.total}`,
+      "budget 2 ms",
+    );
+    row(
+      "hot path",
+      "1 caller ms: pay / assign / select 1",
+      `${h.oneCaller.pay} / ${h.oneCaller.assign} / ${h.oneCaller.select1}`,
+    );
+    row(
+      "hot path",
+      "1 caller: assign p50 / constrained UPDATE p50 ms",
+      `${h.oneCaller.assign} / ${h.oneCaller.constrainedUpdate}`,
+      `${x(h.oneCaller.assignVsUpdate)} (bar 1.5x)`,
+    );
+    row(
+      "hot path",
+      "server-side: assign / constrained UPDATE ms (medians)",
+      `${h.oneCaller.serverAssign} / ${h.oneCaller.serverUpdate}`,
+      x(h.oneCaller.serverAssignVsUpdate),
+    );
+  }
   const widths = lines[0].map((_, i) =>
     Math.max(...lines.map((l) => l[i].length))
   );
@@ -482,4 +520,5 @@ function printTable(
   );
   console.log(out.join("\n"));
   console.log(`seconds per benchmark: ${JSON.stringify(seconds)}`);
+  if (h) console.log(`\nhot path, statement by statement (${h.rounds / 2} rounds, analyze on):\n${hotPathTable(h)}`);
 }
