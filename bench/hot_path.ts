@@ -54,7 +54,12 @@ export interface HotPathResult {
 }
 
 /** Pending bookings with a customer address (so settlement queues emails), one hour each. */
-async function bookings(sql: Sql, prefix: string, status: string, year: number) {
+async function bookings(
+  sql: Sql,
+  prefix: string,
+  status: string,
+  year: number,
+) {
   const rows = await sql<{ id: string; order_id: string }[]>`
     insert into public.bookings (order_id, starts_at, ends_at, amount, payment_status,
       customer_email)
@@ -109,7 +114,10 @@ export async function hotPath(sql: Sql): Promise<HotPathResult> {
       on`select * from public.record_midtrans_notification(
         ${on.json(notifications[i] as postgres.JSONValue)},
         ${on.json(statusFieldsOf(notifications[i]) as postgres.JSONValue)})`;
-    const assign = (id: string, on: postgres.Sql | postgres.TransactionSql = one) =>
+    const assign = (
+      id: string,
+      on: postgres.Sql | postgres.TransactionSql = one,
+    ) =>
       on`select booking_id, meeting_link_id, meeting_link, outcome
           from public.assign_meeting_link(${id})`;
 
@@ -122,7 +130,10 @@ export async function hotPath(sql: Sql): Promise<HotPathResult> {
     await one`set auto_explain.log_analyze = on`;
     await one`set auto_explain.log_triggers = on`;
     await one`set auto_explain.log_nested_statements = on`;
-    const samples = new Map<string, HotPathStatement & { all: number[]; trig: Map<string, number[]> }>();
+    const samples = new Map<
+      string,
+      HotPathStatement & { all: number[]; trig: Map<string, number[]> }
+    >();
     const half = Math.floor(ROUNDS / 2);
     for (let i = 0; i < half; i++) {
       for (const call of ["pay", "assign"] as const) {
@@ -139,7 +150,14 @@ export async function hotPath(sql: Sql): Promise<HotPathResult> {
           const key = `${call}|${statement}|${n}`;
           let entry = samples.get(key);
           if (!entry) {
-            entry = { call, statement, ms: 0, triggers: [], all: [], trig: new Map() };
+            entry = {
+              call,
+              statement,
+              ms: 0,
+              triggers: [],
+              all: [],
+              trig: new Map(),
+            };
             samples.set(key, entry);
           }
           entry.all.push(parsed.ms);
@@ -156,7 +174,10 @@ export async function hotPath(sql: Sql): Promise<HotPathResult> {
       call: e.call,
       statement: e.statement,
       ms: median(e.all),
-      triggers: [...e.trig].map(([name, times]) => ({ name, ms: median(times) })),
+      triggers: [...e.trig].map(([name, times]) => ({
+        name,
+        ms: median(times),
+      })),
     }));
 
     // Pass 2: the top-level calls' own duration, no analyze, no nested statements; the email
@@ -182,9 +203,18 @@ export async function hotPath(sql: Sql): Promise<HotPathResult> {
     // booking gets links[i % LINKS] in an hour no other booking holds it) and an assignment. Each
     // also with its server-side duration (auto_explain, no analyze; commit-time email triggers
     // not included, the same invite for both the UPDATE and the assignment).
-    const trips = { pay: [] as number[], assign: [] as number[], select1: [] as number[], update: [] as number[] };
+    const trips = {
+      pay: [] as number[],
+      assign: [] as number[],
+      select1: [] as number[],
+      update: [] as number[],
+    };
     const server = { assign: [] as number[], update: [] as number[] };
-    const timed = async (into: number[], run: () => Promise<unknown>, serverInto?: number[]) => {
+    const timed = async (
+      into: number[],
+      run: () => Promise<unknown>,
+      serverInto?: number[],
+    ) => {
       notices = [];
       const t0 = performance.now();
       await run();
@@ -239,8 +269,12 @@ export function hotPathTable(r: HotPathResult): string {
     "| --- | --- | --- |",
   ];
   for (const s of r.statements) {
-    lines.push(`| ${s.call} | \`${s.statement.replaceAll("|", "\\|")}\` | ${s.ms} |`);
-    for (const t of s.triggers) lines.push(`| ${s.call} | trigger ${t.name} | ${t.ms} |`);
+    lines.push(
+      `| ${s.call} | \`${s.statement.replaceAll("|", "\\|")}\` | ${s.ms} |`,
+    );
+    for (const t of s.triggers) {
+      lines.push(`| ${s.call} | trigger ${t.name} | ${t.ms} |`);
+    }
   }
   return lines.join("\n");
 }

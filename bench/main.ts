@@ -520,5 +520,11 @@ function printTable(
   );
   console.log(out.join("\n"));
   console.log(`seconds per benchmark: ${JSON.stringify(seconds)}`);
-  if (h) console.log(`\nhot path, statement by statement (${h.rounds / 2} rounds, analyze on):\n${hotPathTable(h)}`);
+  if (h) {
+    console.log(
+      `\nhot path, statement by statement (${
+        h.rounds / 2
+      } rounds, analyze on):\n${hotPathTable(h)}`,
+    );
+  }
 }
