@@ -7,12 +7,12 @@
 // database for `supabase db diff`.
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import { env } from "../support/mod.ts";
 import {
   catalogDifferences,
   type CatalogSnapshot,
   catalogSnapshot,
-} from "../support/catalog.ts";
+  env,
+} from "../support/mod.ts";
 
 const root = new URL("../../", import.meta.url);
 const psql = `${Deno.env.get("PG_BIN") ?? "/usr/lib/postgresql/15/bin"}/psql`;

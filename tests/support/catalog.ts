@@ -33,7 +33,7 @@ select 'relation ' || n.nspname || '.' || c.relname,
   concat_ws(' | ', c.relkind, c.relpersistence, pg_get_userbyid(c.relowner),
     'rls=' || c.relrowsecurity, 'force=' || c.relforcerowsecurity, c.reloptions::text,
     array(select x::text from unnest(c.relacl) x order by 1)::text,
-    case when c.relkind in ('v', 'm') then pg_get_viewdef(c.oid) end,
+    case when c.relkind in ('v', 'm') and $1::boolean then pg_get_viewdef(c.oid) end,
     obj_description(c.oid, 'pg_class'))
 from pg_class c join nsp n on n.oid = c.relnamespace
 where c.relkind in ('r', 'p', 'v', 'm', 'S', 'f', 'c')
@@ -128,8 +128,17 @@ select 'cron job ' || jobname as key,
 from cron.job
 `;
 
-export async function catalogSnapshot(sql: Sql): Promise<CatalogSnapshot> {
-  const rows = await sql.unsafe<{ key: string; def: string }[]>(SNAPSHOT);
+/**
+ * viewDefinitions: false leaves out the text of views, which a dump and restore re-deparses
+ * (their columns, grants and comments still count).
+ */
+export async function catalogSnapshot(
+  sql: Sql,
+  { viewDefinitions = true } = {},
+): Promise<CatalogSnapshot> {
+  const rows = await sql.unsafe<{ key: string; def: string }[]>(SNAPSHOT, [
+    viewDefinitions,
+  ]);
   const [{ cron }] = await sql<{ cron: boolean }[]>`
     select exists (select 1 from pg_extension where extname = 'pg_cron') as cron`;
   if (cron) {
@@ -143,22 +152,35 @@ export async function catalogSnapshot(sql: Sql): Promise<CatalogSnapshot> {
   return snapshot;
 }
 
-/** Every difference between two snapshots, each naming its object; empty when they agree. */
+/**
+ * Every difference between two snapshots, each naming its object and showing where the two
+ * definitions part; empty when they agree. `same` decides equality (default: identical text).
+ */
 export function catalogDifferences(
   a: CatalogSnapshot,
   b: CatalogSnapshot,
   names: [string, string],
+  same: (left: string, right: string) => boolean = (l, r) => l === r,
 ): string[] {
   const differences: string[] = [];
   for (const key of [...new Set([...a.keys(), ...b.keys()])].sort()) {
     const [left, right] = [a.get(key), b.get(key)];
-    if (left === right) continue;
+    if (left !== undefined && right !== undefined && same(left, right)) {
+      continue;
+    }
     if (right === undefined) differences.push(`${key}: only in ${names[0]}`);
     else if (left === undefined) {
       differences.push(`${key}: only in ${names[1]}`);
     } else {
+      let at = 0;
+      while (at < left.length && left[at] === right[at]) at++;
+      const around = (text: string) =>
+        (at > 60 ? "..." : "") + text.slice(Math.max(0, at - 60), at + 120) +
+        (text.length > at + 120 ? "..." : "");
       differences.push(
-        `${key} differs\n  ${names[0]}: ${left}\n  ${names[1]}: ${right}`,
+        `${key} differs\n  ${names[0]}: ${around(left)}\n  ${names[1]}: ${
+          around(right)
+        }`,
       );
     }
   }
