@@ -30,20 +30,17 @@ comment on column public.meeting_links_pool.max_uses is
 
 alter table public.meeting_links_pool enable row level security;
 
-create function public.is_iana_time_zone(p_zone text)
-returns boolean
-language sql
-stable
-set search_path = ''
-as $$
-  -- Area/Location names (and UTC) that both PostgreSQL and the functions' Intl know; not
-  -- abbreviations (WIB) nor POSIX rules, whose meaning differs between systems.
-  select p_zone ~ '^((Africa|America|Antarctica|Arctic|Asia|Atlantic|Australia|Europe|Indian|Pacific|Etc)/[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)?|UTC)$'
-    and exists (select 1 from pg_catalog.pg_timezone_names where name = p_zone);
-$$;
-
-comment on function public.is_iana_time_zone(text) is
-  'true for an IANA time zone name such as Asia/Jakarta (not an abbreviation such as WIB).';
+-- The names bookings.customer_time_zone may take, checked by a foreign key: a CHECK reading
+-- pg_timezone_names (which parses every zone file: 6-20 ms) would run on every write of a booking;
+-- the foreign key probes one index, only when the zone is set or changed.
+create table public.time_zone_names (
+  name text constraint time_zone_names_pkey primary key
+);
+alter table public.time_zone_names enable row level security;
+comment on table public.time_zone_names is
+  'The names bookings.customer_time_zone may take: the IANA Area/Location names (and UTC) of this '
+  'server''s pg_timezone_names, not abbreviations (WIB) nor POSIX rules. After a tzdata or '
+  'PostgreSQL update: select * from public.refresh_time_zone_names().';
 
 -- Columns are listed in the order the table has them (a column added later comes last).
 create table public.bookings (
@@ -79,7 +76,7 @@ create table public.bookings (
     constraint bookings_customer_name_is_one_line
       check (char_length(customer_name) between 1 and 200 and customer_name !~ '[[:cntrl:]]'),
   customer_time_zone text not null default 'Asia/Jakarta'
-    constraint bookings_customer_time_zone_is_iana check (public.is_iana_time_zone(customer_time_zone)),
+    constraint bookings_customer_time_zone_is_known references public.time_zone_names (name),
   locale text not null default 'id'
     constraint bookings_locale_is_supported check (locale in ('en', 'id')),
   customer_user_id uuid
@@ -134,6 +131,9 @@ comment on column public.bookings.review_reason is
 comment on constraint bookings_paid_slots_never_share_a_link on public.bookings is
   'No two paid bookings hold the same link for overlapping slots, whoever writes the row.';
 
+comment on constraint bookings_customer_time_zone_is_known on public.bookings is
+  'customer_time_zone is an IANA name this server knows (public.time_zone_names); refused: 23503.';
+
 comment on column public.bookings.customer_email is
   'Where the customer''s emails go (link, calendar invite, changes). null: nobody is emailed.';
 
@@ -147,6 +147,43 @@ comment on column public.bookings.locale is 'Language of the customer''s emails:
 comment on column public.bookings.customer_user_id is
   'The auth.users account of a customer who logs in: they may read this booking''s slot, payment '
   'status and meeting link (RLS).';
+
+create function public.refresh_time_zone_names()
+returns table (name text, change text)
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_current text[];
+begin
+  -- Area/Location names (and UTC) that both PostgreSQL and the functions' Intl know; not
+  -- abbreviations (WIB) nor POSIX rules, whose meaning differs between systems.
+  v_current := array(select z.name from pg_catalog.pg_timezone_names z
+    where z.name ~ '^((Africa|America|Antarctica|Arctic|Asia|Atlantic|Australia|Europe|Indian|Pacific|Etc)/[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)?|UTC)$');
+
+  return query
+    insert into public.time_zone_names as t (name)
+    select c.name from unnest(v_current) as c(name)
+    on conflict on constraint time_zone_names_pkey do nothing
+    returning t.name, 'added'::text;
+  -- A name the server no longer knows stays while a booking holds it (its emails still render).
+  return query
+    delete from public.time_zone_names t
+    where t.name <> all (v_current)
+      and not exists (select 1 from public.bookings b where b.customer_time_zone = t.name)
+    returning t.name, 'removed'::text;
+  return query
+    select t.name, 'unknown to the server, kept: bookings hold it'::text
+    from public.time_zone_names t
+    where t.name <> all (v_current);
+end;
+$$;
+comment on function public.refresh_time_zone_names() is
+  'Admin, after a tzdata or PostgreSQL update: makes time_zone_names match the server''s IANA '
+  'names. Returns each name added or removed, and each unknown one kept because bookings hold it.';
+
+-- The names this server knows today (scripts/restore brings the table's rows back with the rest).
+select count(*) from public.refresh_time_zone_names();
 
 -- Paid bookings waiting for a link: the sweep's and the health check's range.
 create index bookings_waiting_for_link_idx on public.bookings (starts_at)

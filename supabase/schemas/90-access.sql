@@ -15,6 +15,8 @@ grant select, insert, update, delete on public.meeting_links_pool, public.bookin
 -- Written only by their functions.
 grant select on public.midtrans_notifications, public.double_booking_checks, public.booking_emails
   to service_role;
+-- Whoever writes bookings may offer the valid time zones (the foreign key needs no grant).
+grant select on public.time_zone_names to service_role;
 grant select on public.meeting_link_pool_status, public.paid_bookings_without_link,
   public.meeting_link_usage, public.meeting_link_capacity, public.booking_emails_waiting,
   public.booking_emails_failed to service_role;
@@ -22,7 +24,7 @@ grant select on public.meeting_link_pool_status, public.paid_bookings_without_li
 grant execute on function public.assign_meeting_link(uuid),
   public.find_available_meeting_link(timestamptz, timestamptz),
   public.assign_pending_meeting_links(), public.paid_bookings_sharing_a_link(),
-  public.record_midtrans_notification(jsonb, jsonb), public.is_iana_time_zone(text),
+  public.record_midtrans_notification(jsonb, jsonb),
   public.claim_booking_emails(integer, interval, text),
   public.finish_booking_email(bigint, uuid, text, boolean), public.resend_booking_email(bigint),
   public.reschedule_booking(uuid, timestamptz, timestamptz)

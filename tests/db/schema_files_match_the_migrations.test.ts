@@ -2,9 +2,9 @@
 // released history) must build the same database. Each is applied to a fresh database prepared
 // like a new project (scripts/bootstrap.sql), the migrations by the real CLI as a deploy would,
 // and the two catalogs are compared object by object (tests/support/catalog.ts); any difference
-// fails the test, named. The databases take turns as contrib_regression: pg_cron can be created
-// only there or in cron.database_name (the test stack's own database), as in the CLI's shadow
-// database for `supabase db diff`.
+// fails the test, named, as does a difference in the rows they seed. The databases take turns
+// as contrib_regression: pg_cron can be created only there or in cron.database_name (the test
+// stack's own database), as in the CLI's shadow database for `supabase db diff`.
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import {
@@ -73,7 +73,19 @@ async function build(
     await apply();
     const sql = postgres(urlOf(TARGET), { max: 1, onnotice: () => {} });
     try {
-      return await catalogSnapshot(sql);
+      const snapshot = await catalogSnapshot(sql);
+      // And what they seed (time_zone_names): each table's rows, as one hash.
+      const tables = await sql<{ name: string }[]>`
+        select relname as name from pg_class
+        where relnamespace = 'public'::regnamespace and relkind = 'r'`;
+      for (const { name } of tables) {
+        const [{ rows }] = await sql<{ rows: string }[]>`
+          select count(*) || ' rows, md5 ' || md5(coalesce(string_agg(t::text, ',' order by t::text), ''))
+            as rows
+          from ${sql("public")}.${sql(name)} t`;
+        snapshot.set(`rows of public.${name}`, rows);
+      }
+      return snapshot;
     } finally {
       await sql.end({ timeout: 5 });
     }
