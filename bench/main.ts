@@ -396,9 +396,14 @@ function printTable(
     row("webhook", "response p50/p95/p99 ms", lat(w.responseMs));
     row(
       "webhook",
-      `1 caller (${w.oneCallerMs.count} settlements): response p50/p95/p99 ms`,
-      lat(w.oneCallerMs),
+      `1 caller (${w.oneCaller.responseMs.count} settlements): response p50/p95/p99 ms`,
+      lat(w.oneCaller.responseMs),
       "bar p50 3 ms",
+    );
+    row(
+      "webhook",
+      "1 caller: the status call alone (stand-in) p50/p95/p99 ms",
+      lat(w.oneCaller.statusCallMs),
     );
     row(
       "webhook",

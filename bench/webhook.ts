@@ -33,7 +33,7 @@ export interface WebhookResult {
   /** The Get Status call alone (the stand-in, same callers): the confirmation's share. */
   statusCallMs: Latency;
   /** One caller at a time (fresh orders, each in an hour of its own): the service time. */
-  oneCallerMs: Latency;
+  oneCaller: { responseMs: Latency; statusCallMs: Latency };
   statuses: Record<string, number>;
   allLinkedSeconds: number;
   linked: number;
@@ -82,8 +82,13 @@ async function pendingBookings(sql: Sql): Promise<string[]> {
   return rows.map((row) => row.order_id);
 }
 
-/** Settlements one at a time, each of a booking in an hour of its own (counted apart). */
-async function oneCaller(sql: Sql): Promise<Latency> {
+/**
+ * Settlements one at a time, each of a booking in an hour of its own (counted apart), then their
+ * status calls alone, one at a time: the stand-in's share of the one-caller answer.
+ */
+async function oneCaller(
+  sql: Sql,
+): Promise<{ responseMs: Latency; statusCallMs: Latency }> {
   const rows = await sql<{ order_id: string }[]>`
     insert into public.bookings (order_id, starts_at, ends_at, amount)
     select 'webhook-one-' || i, s, s + interval '1 hour', ${AMOUNT}::numeric
@@ -101,7 +106,26 @@ async function oneCaller(sql: Sql): Promise<Latency> {
     1,
     (i) => postFunction("midtrans-webhook", notifications[i]),
   );
-  return summarize(run.latencies);
+  const statusCalls = await load(
+    notifications.length,
+    1,
+    (i) => statusCall(notifications[i].transaction_id),
+  );
+  return {
+    responseMs: summarize(run.latencies),
+    statusCallMs: summarize(statusCalls.latencies),
+  };
+}
+
+/** The webhook's Get Status call, made directly to the stand-in. */
+async function statusCall(transactionId: string) {
+  const response = await fetch(
+    `${env.midtransApiUrl}/v2/${transactionId}/status`,
+    {
+      headers: { authorization: `Basic ${btoa(`${env.midtransServerKey}:`)}` },
+    },
+  );
+  return response.status === 200 && await response.json();
 }
 
 export async function webhook(sql: Sql): Promise<WebhookResult> {
@@ -163,14 +187,14 @@ export async function webhook(sql: Sql): Promise<WebhookResult> {
            count(meeting_link_id)::int as linked,
            count(*) filter (where needs_manual_link)::int as flagged
     from public.bookings`;
-  const oneCallerMs = await oneCaller(sql);
+  const oneCallerRun = await oneCaller(sql);
   return {
     notifications: notifications.length,
     callers: CALLERS,
     perSecond: run.perSecond,
     responseMs: summarize(run.latencies),
     statusCallMs: summarize(statusCalls.latencies),
-    oneCallerMs,
+    oneCaller: oneCallerRun,
     statuses: tally(
       run.results,
       (r) => r.status === 200 ? "200" : `${r.status} ${r.error}`,
