@@ -34,6 +34,7 @@ begin
             and b.starts_at > lower(p_slot) - interval '24 hours'
             and b.starts_at < upper(p_slot)
             and b.ends_at > lower(p_slot)
+            and b.ends_at > b.starts_at -- always (a CHECK); names the index's predicate
             and l.is_available)
     >= (select count(*) from public.meeting_links_pool l where l.is_available);
 end;

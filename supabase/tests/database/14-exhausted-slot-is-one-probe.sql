@@ -4,7 +4,7 @@
 begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = public, extensions;
-select plan(18);
+select plan(20);
 
 -- The check's own query, from the catalog, as a prepared statement ($1 = the slot).
 do $$
@@ -49,6 +49,33 @@ select matches(pg_temp.full_check_plan(), 'Index Cond: \(\(starts_at > \(lower\(
   'the range: from the slot''s start minus a day to its end');
 select doesnt_match(pg_temp.full_check_plan(), 'bookings_link_starts_at_idx|bookings_paid_slots_never_share_a_link',
   'no probe per link, and never the GiST index');
+-- The candidates' walk keeps its per-link range of bookings_link_starts_at_idx: the new index's
+-- predicate (ends_at > starts_at, stated only by the check) keeps the planner off it.
+do $$
+begin
+  execute format('prepare candidates_query(tstzrange, uuid) as select %s',
+    regexp_replace(regexp_replace(
+      substring((select prosrc from pg_proc
+                 where oid = 'meeting_link_candidates(tstzrange, uuid)'::regprocedure)
+                from 'return (\([\s\S]*\));\s*end;'),
+      '\mp_slot\M', '$1', 'g'), '\mp_only_link\M', '$2', 'g'));
+end $$;
+create function pg_temp.candidates_plan() returns text language plpgsql as $$
+declare
+  v_line text;
+  v_plan text := '';
+begin
+  for v_line in execute 'explain (costs off) execute candidates_query(''[2030-01-01 10:00Z,2030-01-01 11:00Z)'', null)' loop
+    v_plan := v_plan || v_line || E'\n';
+  end loop;
+  return v_plan;
+end $$;
+set local jit = off;
+select matches(pg_temp.candidates_plan(), 'Index Cond: \(\(meeting_link_id = l\.id\) AND \(starts_at >',
+  'the candidates still read one range of bookings_link_starts_at_idx per link');
+select doesnt_match(pg_temp.candidates_plan(), 'bookings_linked_starts_at_idx',
+  'and never the fullness check''s index');
+reset jit;
 reset enable_seqscan;
 reset enable_bitmapscan;
 reset plan_cache_mode;
