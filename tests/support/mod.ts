@@ -59,3 +59,10 @@ export { callInProcess, downDatabaseUrl } from "./in_process.ts";
 export { signJwt } from "./jwt.ts";
 export { prng } from "./random.ts";
 export { freePort, spawnFunctionsServer, testPostgres } from "./server.ts";
+export {
+  postToWhatsAppWebhook,
+  type SandboxMessage,
+  signWhatsApp,
+  statusCallback,
+  WhatsAppSandbox,
+} from "./whatsapp.ts";
