@@ -206,7 +206,7 @@ webhookTest(
     );
 
     // A template name WhatsApp Manager does not have: 132001.
-    await addLinks(sql, 1, "wa-tpl");
+    await addLinks(sql, 1, "wat");
     await sql`update booking_message_settings set whatsapp_template_invite = 'not_registered'`;
     try {
       await createCustomerBooking(sql, "wa-no-template", {
