@@ -223,7 +223,7 @@ webhookTest(
     assert.match(row.last_error ?? "", /code 132001.*not_registered/);
 
     await sql`update booking_whatsapp_messages set due_at = now()
-    where order_id in ('wa-undeliverable', 'wa-no-template')`;
+    where order_id in ('wa-undeliverable', 'wa-no-template') and kind = 'invite'`;
     await drain();
     const attempts = await sql`select attempts from booking_whatsapp_messages
     where order_id in ('wa-undeliverable', 'wa-no-template') and kind = 'invite'`;
