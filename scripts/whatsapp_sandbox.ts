@@ -10,7 +10,8 @@
 //        new line, tab or more than 4 spaces in a row, or empty); 400 code 131026 (a number marked
 //        undeliverable); 404 code 132001 (a template it was not told exists, or another
 //        language); 400 code 132000 (parameter count)
-//   GET  /_sandbox/messages[?to=DIGITS]           what it accepted, oldest first
+//   GET  /_sandbox/messages[?to=DIGITS][&min=N]   what it accepted, oldest first; with min, waits
+//        (up to 10 s) until there are at least N
 //   POST /_sandbox/messages/{wamid}/status        {"status": "sent" | "delivered" | "read" |
 //        "failed", "code"?: 131026}: POSTs Meta's callback for it, signed with
 //        WHATSAPP_APP_SECRET, to the webhook; answers {"status": <HTTP>, "body": <its JSON>}
@@ -318,9 +319,17 @@ async function route(request: Request): Promise<Response> {
   }
   if (url.pathname === "/_sandbox/messages" && method === "GET") {
     const to = url.searchParams.get("to");
-    return Response.json(
-      [...delivered.values()].filter((m) => to === null || m.to === to),
-    );
+    const min = Number(url.searchParams.get("min") ?? 0);
+    const deadline = Date.now() + 10_000;
+    while (true) {
+      const found = [...delivered.values()].filter((m) =>
+        to === null || m.to === to
+      );
+      if (found.length >= min || Date.now() > deadline) {
+        return Response.json(found);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   }
   match = /^\/_sandbox\/messages\/([^/]+)\/status$/.exec(url.pathname);
   if (match && method === "POST") {

@@ -75,6 +75,6 @@ export type OutboxRow = {
 export async function outbox(sql: Sql, orderId: string): Promise<OutboxRow[]> {
   const rows = await sql<OutboxRow[]>`
     select kind, status, recipient, calendar_sequence, message_id, attempts
-    from booking_emails where order_id = ${orderId} order by id`;
+    from booking_emails where order_id = ${orderId} and kind <> 'reminder' order by id`;
   return rows.map((row) => ({ ...row }));
 }

@@ -8,6 +8,7 @@ export {
   insertBookings,
   meetLink,
   resetData,
+  withoutReminders,
 } from "./data.ts";
 export {
   type BookingState,
