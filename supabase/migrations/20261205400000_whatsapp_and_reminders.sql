@@ -359,6 +359,8 @@ create constraint trigger bookings_write_emails_on_update
   deferrable initially deferred
   for each row when ((new.customer_email is not null or new.needs_manual_link
       or (new.customer_whatsapp_opt_in and new.customer_phone is not null)
+      -- A contact removed: its pending reminders go.
+      or old.customer_email is not null
       or (old.customer_whatsapp_opt_in and old.customer_phone is not null))
     and (old.payment_status, old.meeting_link_id, old.starts_at, old.ends_at, old.needs_manual_link,
       old.customer_email, old.customer_phone, old.customer_whatsapp_opt_in)
