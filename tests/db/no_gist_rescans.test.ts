@@ -107,7 +107,7 @@ async function exercise(sql: Sql, withStatistics: boolean): Promise<void> {
   await sql`select * from check_double_booking()`;
   // The customer's emails: an address, a move, the invite the deferred trigger writes (fired
   // here by hand, as this exercise never commits), its delivery claim.
-  await sql`select is_iana_time_zone('Asia/Jakarta')`;
+  await sql`select * from refresh_time_zone_names()`;
   await sql`update bookings set customer_email = 'gst@example.com', customer_phone = '+6281200000000',
     customer_whatsapp_opt_in = true where order_id = 'gst-new-1'`;
   await sql`select * from reschedule_booking(
