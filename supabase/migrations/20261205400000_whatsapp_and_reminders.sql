@@ -123,7 +123,7 @@ create table public.booking_whatsapp_messages (
   status text not null default 'pending'
     constraint booking_whatsapp_messages_status_is_known
       check (status in ('pending', 'sending', 'sent', 'failed', 'skipped')),
-  attempts integer not null default 0,
+  attempts bigint not null default 0,
   due_at timestamptz not null default now(),
   lease_token uuid,
   wamid text constraint booking_whatsapp_messages_wamid_key unique,

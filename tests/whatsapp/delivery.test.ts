@@ -40,7 +40,7 @@ type Row = {
 
 async function whatsappRows(sql: Sql, orderId: string): Promise<Row[]> {
   return (await sql<Row[]>`
-    select kind, status, attempts, wamid, last_error from booking_whatsapp_messages
+    select kind, status, attempts::int as attempts, wamid, last_error from booking_whatsapp_messages
     where order_id = ${orderId} and kind <> 'reminder' order by id`).map((
     r,
   ) => ({ ...r }));
@@ -225,7 +225,8 @@ webhookTest(
     await sql`update booking_whatsapp_messages set due_at = now()
     where order_id in ('wa-undeliverable', 'wa-no-template') and kind = 'invite'`;
     await drain();
-    const attempts = await sql`select attempts from booking_whatsapp_messages
+    const attempts =
+      await sql`select attempts::int as attempts from booking_whatsapp_messages
     where order_id in ('wa-undeliverable', 'wa-no-template') and kind = 'invite'`;
     assert.deepEqual(attempts.map((r) => r.attempts), [1, 1], "no retry");
     const failed =
