@@ -61,6 +61,11 @@ export { signJwt } from "./jwt.ts";
 export { prng } from "./random.ts";
 export { freePort, spawnFunctionsServer, testPostgres } from "./server.ts";
 export {
+  catalogDifferences,
+  type CatalogSnapshot,
+  catalogSnapshot,
+} from "./catalog.ts";
+export {
   postToWhatsAppWebhook,
   type SandboxMessage,
   signWhatsApp,
