@@ -81,6 +81,9 @@ create table public.bookings (
     constraint bookings_locale_is_supported check (locale in ('en', 'id')),
   customer_user_id uuid
     constraint bookings_customer_user_id_fkey references auth.users (id) on delete set null,
+  customer_phone text
+    constraint bookings_customer_phone_is_e164 check (customer_phone ~ '^\+[1-9][0-9]{7,14}$'),
+  customer_whatsapp_opt_in boolean not null default false,
   constraint bookings_ends_after_it_starts check (ends_at > starts_at),
   constraint bookings_last_at_most_a_day check (ends_at - starts_at <= interval '24 hours'),
   constraint bookings_only_paid_bookings_hold_a_link
@@ -147,6 +150,15 @@ comment on column public.bookings.locale is 'Language of the customer''s emails:
 comment on column public.bookings.customer_user_id is
   'The auth.users account of a customer who logs in: they may read this booking''s slot, payment '
   'status and meeting link (RLS).';
+
+comment on column public.bookings.customer_phone is
+  'The customer''s WhatsApp number in E.164 (+6281234567890). Messages go there only with '
+  'customer_whatsapp_opt_in.';
+comment on column public.bookings.customer_whatsapp_opt_in is
+  'The customer agreed to get this booking''s messages on WhatsApp (WhatsApp requires it).';
+comment on constraint bookings_customer_phone_is_e164 on public.bookings is
+  'E.164: a plus sign, then 8 to 15 digits, the first not 0.';
+
 
 create function public.refresh_time_zone_names()
 returns table (name text, change text)

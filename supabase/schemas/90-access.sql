@@ -13,13 +13,14 @@ revoke all on all functions in schema public from anon, authenticated, service_r
 -- service_role: the edge functions and admins.
 grant select, insert, update, delete on public.meeting_links_pool, public.bookings to service_role;
 -- Written only by their functions.
-grant select on public.midtrans_notifications, public.double_booking_checks, public.booking_emails
-  to service_role;
+grant select on public.midtrans_notifications, public.double_booking_checks, public.booking_emails,
+  public.booking_whatsapp_messages, public.booking_message_settings to service_role;
 -- Whoever writes bookings may offer the valid time zones (the foreign key needs no grant).
 grant select on public.time_zone_names to service_role;
 grant select on public.meeting_link_pool_status, public.paid_bookings_without_link,
   public.meeting_link_usage, public.meeting_link_capacity, public.booking_emails_waiting,
-  public.booking_emails_failed to service_role;
+  public.booking_emails_failed, public.booking_messages, public.booking_messages_failed
+  to service_role;
 -- What the endpoints, the sweep and admins call; every other function is internal.
 grant execute on function public.assign_meeting_link(uuid),
   public.find_available_meeting_link(timestamptz, timestamptz),
@@ -27,7 +28,10 @@ grant execute on function public.assign_meeting_link(uuid),
   public.record_midtrans_notification(jsonb, jsonb),
   public.claim_booking_emails(integer, interval, text),
   public.finish_booking_email(bigint, uuid, text, boolean), public.resend_booking_email(bigint),
-  public.reschedule_booking(uuid, timestamptz, timestamptz)
+  public.reschedule_booking(uuid, timestamptz, timestamptz),
+  public.claim_whatsapp_messages(integer, interval),
+  public.finish_whatsapp_message(bigint, uuid, text, text, boolean, boolean),
+  public.record_whatsapp_statuses(jsonb), public.resend_whatsapp_message(bigint)
   to service_role;
 
 -- authenticated: a customer who logs in reads their own bookings' slot, payment status and link

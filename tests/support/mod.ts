@@ -8,6 +8,7 @@ export {
   insertBookings,
   meetLink,
   resetData,
+  withoutReminders,
 } from "./data.ts";
 export {
   type BookingState,
@@ -64,3 +65,10 @@ export {
   type CatalogSnapshot,
   catalogSnapshot,
 } from "./catalog.ts";
+export {
+  postToWhatsAppWebhook,
+  type SandboxMessage,
+  signWhatsApp,
+  statusCallback,
+  WhatsAppSandbox,
+} from "./whatsapp.ts";
