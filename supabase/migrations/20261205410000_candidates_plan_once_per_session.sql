@@ -9,6 +9,10 @@
 -- its settings (planned with enable_seqscan off, so a plan made on a nearly empty table is still
 -- a btree probe per link) and its answers are unchanged.
 
+-- No table lock is taken here; the house limits all the same (the operator retries on timeout).
+set lock_timeout = '1s';
+set statement_timeout = '10s';
+
 create or replace function public.meeting_link_candidates(p_slot tstzrange, p_only_link uuid default null)
 returns uuid[]
 language plpgsql

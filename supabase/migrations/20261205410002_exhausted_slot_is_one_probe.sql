@@ -10,6 +10,10 @@
 -- ever "full" when every available link holds an overlapping booking (a link at its max_uses, or
 -- a live checkout hold, can only make a slot fuller, so the walk still answers those).
 
+-- No table lock is taken here; the house limits all the same (the operator retries on timeout).
+set lock_timeout = '1s';
+set statement_timeout = '10s';
+
 create function public.meeting_link_slot_is_full(p_slot tstzrange)
 returns boolean
 language plpgsql
