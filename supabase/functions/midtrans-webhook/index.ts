@@ -39,8 +39,11 @@ export function fetchWith(env: Env = Deno.env) {
     }
     if (recorded.needs_link && recorded.booking_id) {
       runInBackground(requestMeetingLink(recorded.booking_id, env));
-    } else if (recorded.outcome === "status_changed") {
-      // A booking that stops being paid queued its customer's cancellation: send it now.
+    } else if (
+      recorded.outcome === "status_changed" || recorded.outcome === "paid"
+    ) {
+      // A booking that stops being paid queued its customer's cancellation, and one paid with
+      // the link it held at checkout its invite: send it now.
       runInBackground(requestEmailDrain("midtrans-webhook", env));
     }
     if (recorded.outcome === "unknown_order") {
