@@ -59,7 +59,7 @@ comment on constraint meeting_link_holds_never_share_a_link on public.meeting_li
 -- ---------------------------------------------------------------------------
 
 create function public.meeting_link_overlapping_hold(p_link uuid, p_slot tstzrange,
-  p_except uuid default null)
+  p_except uuid default null, p_expired_too boolean default false)
 returns uuid
 language plpgsql
 stable
@@ -76,14 +76,15 @@ begin
       and h.starts_at > lower(p_slot) - interval '24 hours'
       and h.starts_at < upper(p_slot)
       and h.ends_at > lower(p_slot)
-      and h.held_until > now()
+      and (p_expired_too or h.held_until > now())
       and h.booking_id is distinct from p_except
     limit 1);
 end;
 $$;
-comment on function public.meeting_link_overlapping_hold(uuid, tstzrange, uuid) is
-  'The booking (other than p_except) with a live hold of p_link for a slot overlapping p_slot, or '
-  'null. Reads the btree, never the GiST index. Exact only under the link''s locks.';
+comment on function public.meeting_link_overlapping_hold(uuid, tstzrange, uuid, boolean) is
+  'The booking (other than p_except) with a live hold (or any hold: p_expired_too) of p_link for a '
+  'slot overlapping p_slot, or null. Reads the btree, never the GiST index. Exact only under the '
+  'link''s locks.';
 
 create function public.release_expired_meeting_link_holds(p_link uuid, p_slot tstzrange,
   p_except uuid default null)
@@ -155,8 +156,11 @@ begin
         table = 'bookings', schema = 'public';
   end if;
   -- Holds: an expired one ends here, under the locks; a live one of another booking is taken.
-  perform public.release_expired_meeting_link_holds(new.meeting_link_id, v_slot, new.id);
-  v_other_id := public.meeting_link_overlapping_hold(new.meeting_link_id, v_slot, new.id);
+  -- One probe when the link has no hold near the slot (nearly always).
+  if public.meeting_link_overlapping_hold(new.meeting_link_id, v_slot, new.id, true) is not null then
+    perform public.release_expired_meeting_link_holds(new.meeting_link_id, v_slot, new.id);
+    v_other_id := public.meeting_link_overlapping_hold(new.meeting_link_id, v_slot, new.id);
+  end if;
   if v_other_id is not null then
     select * into v_hold from public.meeting_link_holds h where h.booking_id = v_other_id;
     raise exception 'booking % holds meeting link % for an overlapping slot % until %',
@@ -211,8 +215,10 @@ begin
       using errcode = 'exclusion_violation', constraint = 'bookings_paid_slots_never_share_a_link',
         table = 'meeting_link_holds', schema = 'public';
   end if;
-  perform public.release_expired_meeting_link_holds(new.meeting_link_id, v_slot, new.booking_id);
-  v_other_id := public.meeting_link_overlapping_hold(new.meeting_link_id, v_slot, new.booking_id);
+  if public.meeting_link_overlapping_hold(new.meeting_link_id, v_slot, new.booking_id, true) is not null then
+    perform public.release_expired_meeting_link_holds(new.meeting_link_id, v_slot, new.booking_id);
+    v_other_id := public.meeting_link_overlapping_hold(new.meeting_link_id, v_slot, new.booking_id);
+  end if;
   if v_other_id is not null then
     raise exception 'booking % already holds meeting link % for a slot overlapping %', v_other_id,
         new.meeting_link_id, v_slot
@@ -756,7 +762,7 @@ grant select on public.meeting_link_holds to service_role;
 revoke all on public.meeting_link_pool_status, public.meeting_link_capacity
   from anon, authenticated, service_role, public;
 grant select on public.meeting_link_pool_status, public.meeting_link_capacity to service_role;
-revoke execute on function public.meeting_link_overlapping_hold(uuid, tstzrange, uuid),
+revoke execute on function public.meeting_link_overlapping_hold(uuid, tstzrange, uuid, boolean),
   public.release_expired_meeting_link_holds(uuid, tstzrange, uuid),
   public.meeting_link_holds_refuse_double_booking(), public.bookings_pay_with_held_link(),
   public.meeting_link_uses(uuid),

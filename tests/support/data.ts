@@ -3,7 +3,8 @@
 import type { Sql } from "./db.ts";
 
 export async function resetData(sql: Sql): Promise<void> {
-  await sql`truncate public.midtrans_notifications, public.booking_emails, public.bookings,
+  await sql`truncate public.midtrans_notifications, public.booking_emails, public.meeting_link_holds,
+    public.api_rate_limits, public.bookings,
     public.meeting_links_pool`;
 }
 

@@ -68,7 +68,7 @@ select plan(
   + 4                                                           -- a customer's columns
   + 2 * (select count(*)::int from system_functions)            -- per role and function
   + 2                                                           -- trying, per role
-  + 9 + 1                                                       -- service_role's functions
+  + 11 + 1                                                      -- service_role's functions
   + (select count(*)::int from system_relations where relkind = 'v')  -- its views
   + 4 + 4                                                       -- its notification log
 );
@@ -126,8 +126,8 @@ select results_eq($$select * from pg_temp.reachable() order by 1$$,
   'a signed-in user reaches nothing by trying but reading bookings and links (their own rows: see 31-)');
 reset role;
 
--- service_role: what the two functions call, the health check, and reading the views and the
--- notification log.
+-- service_role: what the functions call, the health check, and reading the views, the
+-- notification log and the holds.
 select ok(has_function_privilege('service_role', f, 'EXECUTE'), format('service_role can execute %s', f))
 from unnest(array['public.assign_meeting_link(uuid)', 'public.assign_pending_meeting_links()',
   'public.find_available_meeting_link(timestamptz, timestamptz)',
@@ -136,7 +136,9 @@ from unnest(array['public.assign_meeting_link(uuid)', 'public.assign_pending_mee
   'public.claim_booking_emails(integer, interval, text)',
   'public.finish_booking_email(bigint, uuid, text, boolean)',
   'public.resend_booking_email(bigint)',
-  'public.reschedule_booking(uuid, timestamptz, timestamptz)']::regprocedure[]) as f;
+  'public.reschedule_booking(uuid, timestamptz, timestamptz)',
+  'public.hold_meeting_link(uuid, integer)',
+  'public.meeting_link_availability(tstzrange[])']::regprocedure[]) as f;
 select is(
   (select array_agg(f.name order by f.name) from system_functions f
    join pg_proc p on p.oid = f.oid
@@ -145,11 +147,12 @@ select is(
   array['assign_meeting_link(uuid)', 'assign_pending_meeting_links()',
     'claim_booking_emails(integer,interval,text)',
     'find_available_meeting_link(timestamp with time zone,timestamp with time zone)',
-    'finish_booking_email(bigint,uuid,text,boolean)',
+    'finish_booking_email(bigint,uuid,text,boolean)', 'hold_meeting_link(uuid,integer)',
+    'meeting_link_availability(tstzrange[])',
     'paid_bookings_sharing_a_link()', 'record_midtrans_notification(jsonb,jsonb)',
     'reschedule_booking(uuid,timestamp with time zone,timestamp with time zone)',
     'resend_booking_email(bigint)'],
-  'the only security definer functions service_role can call are these nine (trigger functions run only as triggers)');
+  'the only security definer functions service_role can call are these eleven (trigger functions run only as triggers)');
 select ok(has_table_privilege('service_role', s.oid, 'SELECT'), format('service_role can read %s', s.name))
 from system_relations s where s.relkind = 'v' order by s.name;
 select ok(has_table_privilege('service_role', 'public.midtrans_notifications', 'SELECT'),
