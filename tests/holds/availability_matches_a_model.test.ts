@@ -37,7 +37,10 @@ const startOf = (s: Span) => at(s.day * 48 + s.start);
 const endOf = (s: Span) => at(s.day * 48 + s.start + s.length);
 
 async function write(sql: Sql, s: fc.infer<typeof scenario>) {
-  await resetData(sql);
+  // Faster than truncate for a handful of rows, 200 times over.
+  await sql`delete from meeting_link_holds`;
+  await sql`delete from bookings`;
+  await sql`delete from meeting_links_pool`;
   const links: string[] = [];
   for (const [i, link] of s.links.entries()) {
     const [{ id }] = await sql`
@@ -93,6 +96,7 @@ async function model(sql: Sql, slots: Span[]): Promise<number[]> {
 
 Deno.test("meeting_link_availability equals a brute-force count on 200 random pools, bookings, holds and slots", async () => {
   await withSql(async (sql) => {
+    await resetData(sql);
     let cases = 0;
     await fc.assert(
       fc.asyncProperty(scenario, async (s) => {
