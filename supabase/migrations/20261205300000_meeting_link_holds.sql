@@ -14,6 +14,7 @@
 -- a hold to end); readers count only live holds (held_until > now()).
 
 set lock_timeout = '1s';
+set statement_timeout = '10s';
 
 -- ---------------------------------------------------------------------------
 -- The holds
@@ -37,9 +38,7 @@ create table public.meeting_link_holds (
 );
 alter table public.meeting_link_holds enable row level security;
 
--- The guard and the readers probe holds by link and start, like bookings_link_starts_at_idx.
-create index meeting_link_holds_link_starts_at_idx
-  on public.meeting_link_holds (meeting_link_id, starts_at);
+-- Its btree index, by link and start, is built in the next migration (concurrently, on its own).
 
 comment on table public.meeting_link_holds is
   'Links reserved at checkout for pending bookings: a live hold (held_until > now()) is taken '
@@ -774,3 +773,4 @@ grant execute on function public.hold_meeting_link(uuid, integer),
   public.meeting_link_availability(tstzrange[]) to service_role;
 
 reset lock_timeout;
+reset statement_timeout;

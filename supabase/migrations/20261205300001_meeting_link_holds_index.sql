@@ -1,0 +1,3 @@
+-- The guard and the readers probe holds by link and start, like bookings_link_starts_at_idx.
+create index concurrently if not exists meeting_link_holds_link_starts_at_idx
+  on public.meeting_link_holds (meeting_link_id, starts_at);
