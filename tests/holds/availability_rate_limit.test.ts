@@ -48,6 +48,25 @@ async function ask(
   };
 }
 
+Deno.test("all public clients together past their rate get 429 too", async () => {
+  await withSql(async (sql) => {
+    await resetData(sql);
+    const handler = fetchWith(
+      new Map([...settings, ["AVAILABILITY_ALL_CLIENTS_RATE_PER_MINUTE", "2"]]),
+    );
+    const statuses = [];
+    for (const address of ["192.0.2.1", "192.0.2.2", "192.0.2.3"]) {
+      statuses.push(
+        (await ask(handler, {
+          apikey: env.publishableKey,
+          "x-forwarded-for": address,
+        })).status,
+      );
+    }
+    assert.deepEqual(statuses, [200, 200, 429]);
+  });
+});
+
 Deno.test("a client past the rate gets 429 rate_limited with Retry-After, on every instance; other clients and the secret key do not", async () => {
   await withSql(async (sql) => {
     await resetData(sql);
@@ -85,11 +104,12 @@ Deno.test("a client past the rate gets 429 rate_limited with Retry-After, on eve
     for (let i = 0; i < 5; i++) {
       assert.equal((await ask(two, { apikey: env.secretKey })).status, 200);
     }
-    const [bucket] = await sql`select count(*)::int as n from api_rate_limits`;
-    assert.equal(
-      bucket.n,
-      2,
-      "one bucket per public client, none for the secret key",
+    const buckets =
+      await sql`select client from api_rate_limits order by client`;
+    assert.deepEqual(
+      buckets.map((b) => b.client),
+      ["*", "198.51.100.9", "203.0.113.7"],
+      "one bucket per public client and one for all of them; none for the secret key",
     );
   });
 });

@@ -296,7 +296,7 @@ Deno.test("availability: counts only, in order, with the publishable or anon key
         { apikey: env.publishableKey },
         { authorization: `Bearer ${env.anonKey}`, apikey: env.anonKey },
         { apikey: env.secretKey },
-      ]
+      ] as Record<string, string>[]
     ) {
       const response = await availability([later, SLOT], headers);
       assert.equal(response.status, 200, response.text);
@@ -315,7 +315,7 @@ Deno.test("availability: counts only, in order, with the publishable or anon key
       for (
         const headers of [{ apikey: env.publishableKey }, {
           authorization: `Bearer ${env.anonKey}`,
-        }]
+        }] as Record<string, string>[]
       ) {
         const response = await callFunction(name, {
           method: "POST",

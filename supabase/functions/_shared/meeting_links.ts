@@ -139,13 +139,13 @@ export const AvailabilityRequest = z.object({
 export type Slot = { startsAt: string; endsAt: string };
 
 /**
- * Free links per slot, after taking a token from `client`'s bucket (null: not limited). Answers
- * the seconds to wait instead when the bucket is empty.
+ * Free links per slot, after taking a token from `client`'s bucket and then from the bucket of
+ * all clients (client null: not limited). Answers the seconds to wait instead when one is empty.
  */
 export async function meetingLinkAvailability(
   slots: Slot[],
   client: string | null,
-  perMinute: number,
+  rates: { perMinute: number; allPerMinute: number },
   env: Env = Deno.env,
 ): Promise<{ retryAfter: number } | { free: number[] }> {
   const slotsJson = JSON.stringify(slots);
@@ -156,7 +156,9 @@ export async function meetingLinkAvailability(
     db(env)`
       with token as (
         select case when ${client}::text is null then 0
-          else public.take_rate_limit_token(${client}::text, ${perMinute}::integer) end as retry_after
+          else coalesce(
+            nullif(public.take_rate_limit_token(${client}::text, ${rates.perMinute}::integer), 0),
+            public.take_rate_limit_token('*', ${rates.allPerMinute}::integer)) end as retry_after
       )
       select t.retry_after, a.slot_index, a.free
       from token t

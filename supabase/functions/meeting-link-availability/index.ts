@@ -19,6 +19,12 @@ import {
 /** The handler with its settings read from `env` (tests pass their own). */
 export function fetchWith(env: Env = Deno.env) {
   const perMinute = Number(env.get("AVAILABILITY_RATE_PER_MINUTE") ?? 60);
+  // Every public caller together: a cap on the load even if addresses are spoofed.
+  const allPerMinute = Number(
+    env.get("AVAILABILITY_ALL_CLIENTS_RATE_PER_MINUTE") ?? 6000,
+  );
+  const addressHeader = env.get("AVAILABILITY_CLIENT_HEADER") ??
+    "x-forwarded-for";
 
   return postHandler("meeting-link-availability", async (req, log) => {
     const caller = await requirePublicKey(req, env);
@@ -26,12 +32,17 @@ export function fetchWith(env: Env = Deno.env) {
       AvailabilityRequest,
       await readJson(req, 128 * 1024),
     );
-    // The gateway's client address (the first hop of X-Forwarded-For); a server holding the
-    // secret key is not limited.
+    // The client's address as the gateway reports it (the first hop of X-Forwarded-For unless
+    // AVAILABILITY_CLIENT_HEADER names another); a server holding the secret key is not limited.
     const client = caller === "public"
-      ? req.headers.get("x-forwarded-for")?.split(",")[0].trim() || "unknown"
+      ? req.headers.get(addressHeader)?.split(",")[0].trim() || "unknown"
       : null;
-    const answer = await meetingLinkAvailability(slots, client, perMinute, env);
+    const answer = await meetingLinkAvailability(
+      slots,
+      client,
+      { perMinute, allPerMinute },
+      env,
+    );
     if ("retryAfter" in answer) {
       const seconds = Math.max(1, Math.ceil(answer.retryAfter));
       log.outcome = "rate_limited";
