@@ -338,6 +338,11 @@ Deno.test("availability: counts only, in order, with the publishable or anon key
       (bad.json as { message: string }).message,
       /^slots\.1\.endsAt: must be 1 minute to 24 hours after startsAt$/,
     );
+    const february30 = await availability([{
+      startsAt: "2031-02-30T10:00+07:00",
+      endsAt: "2031-02-30T11:00+07:00",
+    }]);
+    assert.equal(errorOf(february30), "invalid_request", february30.text);
     const tooMany = await availability(Array(501).fill(SLOT));
     assert.equal(errorOf(tooMany), "invalid_request");
     assert.equal(errorOf(await availability([])), "invalid_request");

@@ -64,6 +64,8 @@ const SQL_ERRORS: Record<string, { code: ErrorCode; message?: string }> = {
   ML409: { code: "booking_not_paid" },
   MLPND: { code: "booking_not_pending" },
   MLMIS: { code: "transaction_order_mismatch" },
+  // A date the pattern admits but the calendar does not (2031-02-30).
+  "22008": { code: "invalid_request", message: "A date-time is out of range." },
   // Postgres text and jsonb cannot hold U+0000.
   "22P05": { code: "invalid_request", message: "Text may not contain U+0000." },
 };

@@ -105,12 +105,15 @@ export async function holdMeetingLink(
 // ---------------------------------------------------------------------------
 
 const MINUTE = 60_000;
-const instant = z.iso.datetime({
-  offset: true,
+// ISO-8601 with a time zone, seconds optional (2031-05-05T10:00+07:00, ...T10:00:00.000Z).
+const instant = z.string({
   error: (issue) =>
-    issue.input === undefined
-      ? "is required"
-      : "must be an ISO-8601 date-time with a time zone",
+    issue.input === undefined ? "is required" : "must be a string",
+}).regex(
+  /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$/,
+  { error: "must be an ISO-8601 date-time with a time zone" },
+).refine((value) => !Number.isNaN(Date.parse(value)), {
+  error: "must be an ISO-8601 date-time with a time zone",
 });
 
 export const AvailabilityRequest = z.object({
