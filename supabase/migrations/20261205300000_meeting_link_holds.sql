@@ -518,48 +518,49 @@ comment on function public.hold_meeting_link(uuid, integer) is
 
 create function public.meeting_link_availability(p_slots tstzrange[])
 returns table (slot_index integer, free integer)
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 set jit = off
 as $$
+begin
+  -- PL/pgSQL keeps the plan for the session (a SQL function plans every call: most of its cost).
+  return query
   with slots as (
     select s.slot, s.i::integer as slot_index
     from unnest(p_slots) with ordinality as s(slot, i)
   ),
-  -- Links a claim could take: available, and below max_uses (live holds count as uses).
-  links as (
-    select l.id from public.meeting_links_pool l
-    where l.is_available and (l.max_uses is null or l.max_uses > public.meeting_link_uses(l.id))
-  ),
   -- Where a booking overlapping some slot can start (a booking lasts at most a day): contiguous
-  -- slots merge into one stretch, so the btree is read once per link and stretch.
+  -- slots merge into one stretch.
   stretches as (
     select w from unnest((select range_agg(tstzrange(lower(s.slot) - interval '24 hours',
       upper(s.slot), '()')) from slots s)) as w
   ),
-  occupied as (
-    select o.link, range_agg(o.slot) as slots
-    from (
-      select b.meeting_link_id as link, tstzrange(b.starts_at, b.ends_at, '[)') as slot
-      from links l
-      cross join stretches w
-      join public.bookings b on b.meeting_link_id = l.id
-        and b.starts_at > lower(w.w) and b.starts_at < upper(w.w)
-      union all
-      select h.meeting_link_id, h.slot
-      from public.meeting_link_holds h
-      where h.held_until > now() and h.meeting_link_id in (select id from links)
-    ) o
-    group by o.link
+  -- Links a claim could take (available, below max_uses; live holds count as uses), each with
+  -- the time its paid bookings and live holds take, as one multirange: one btree range of
+  -- bookings_link_starts_at_idx per link and stretch, never the GiST index.
+  links as materialized (
+    select l.id, (
+      select range_agg(o.slot) from (
+        select tstzrange(b.starts_at, b.ends_at, '[)') as slot
+        from stretches w
+        cross join lateral (
+          select b.starts_at, b.ends_at from public.bookings b
+          where b.meeting_link_id = l.id
+            and b.starts_at > lower(w.w) and b.starts_at < upper(w.w)) b
+        union all
+        select h.slot from public.meeting_link_holds h
+        where h.meeting_link_id = l.id and h.held_until > now()
+      ) o) as taken
+    from public.meeting_links_pool l
+    where l.is_available and (l.max_uses is null or l.max_uses > public.meeting_link_uses(l.id))
   )
   select s.slot_index,
-    (count(l.id) filter (where o.slots is null or not o.slots && s.slot))::integer
+    (select count(*) from links l where l.taken is null or not l.taken && s.slot)::integer
   from slots s
-  left join (links l left join occupied o on o.link = l.id) on true
-  group by s.slot_index
   order by s.slot_index;
+end;
 $$;
 comment on function public.meeting_link_availability(tstzrange[]) is
   'For each slot, in order: how many links could still take a booking for the whole slot '
