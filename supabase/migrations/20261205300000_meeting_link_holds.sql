@@ -21,8 +21,8 @@ set statement_timeout = '10s';
 -- ---------------------------------------------------------------------------
 
 create table public.meeting_link_holds (
-  booking_id uuid primary key
-    constraint meeting_link_holds_booking_id_fkey references public.bookings (id) on delete cascade,
+  -- References bookings (on delete cascade): added at the end of this migration.
+  booking_id uuid primary key,
   meeting_link_id uuid not null
     constraint meeting_link_holds_meeting_link_id_fkey references public.meeting_links_pool (id)
       on delete restrict,
@@ -277,13 +277,6 @@ comment on function public.bookings_pay_with_held_link() is
   'live gets the held link in the same write; one that is paid later, fails, expires, is cancelled '
   'or moves lets go of its hold.';
 
--- BEFORE, after bookings_keep_payment_rules and before bookings_refuse_double_booking_on_update
--- (name order), so the guard checks the held link like any other.
-create trigger bookings_pay_with_held_link
-  before update of payment_status, starts_at, ends_at on public.bookings
-  for each row when (old.payment_status = 'pending' and (new.payment_status <> 'pending'
-    or new.starts_at <> old.starts_at or new.ends_at <> old.ends_at))
-  execute function public.bookings_pay_with_held_link();
 
 -- ---------------------------------------------------------------------------
 -- Placement counts live holds as taken (and as uses of a link with max_uses)
@@ -777,6 +770,24 @@ revoke execute on function public.meeting_link_overlapping_hold(uuid, tstzrange,
   from anon, authenticated, service_role, public;
 grant execute on function public.hold_meeting_link(uuid, integer),
   public.meeting_link_availability(tstzrange[]) to service_role;
+
+-- ---------------------------------------------------------------------------
+-- Last, the two statements that lock bookings (SHARE ROW EXCLUSIVE: payments wait for it), so
+-- the migration holds that lock only for its last few milliseconds.
+-- ---------------------------------------------------------------------------
+
+alter table public.meeting_link_holds
+  add constraint meeting_link_holds_booking_id_fkey foreign key (booking_id)
+    references public.bookings (id) on delete cascade not valid;
+alter table public.meeting_link_holds validate constraint meeting_link_holds_booking_id_fkey;
+
+-- BEFORE, after bookings_keep_payment_rules and before bookings_refuse_double_booking_on_update
+-- (name order), so the guard checks the held link like any other.
+create trigger bookings_pay_with_held_link
+  before update of payment_status, starts_at, ends_at on public.bookings
+  for each row when (old.payment_status = 'pending' and (new.payment_status <> 'pending'
+    or new.starts_at <> old.starts_at or new.ends_at <> old.ends_at))
+  execute function public.bookings_pay_with_held_link();
 
 reset lock_timeout;
 reset statement_timeout;
