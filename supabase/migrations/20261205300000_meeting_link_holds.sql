@@ -776,10 +776,10 @@ grant execute on function public.hold_meeting_link(uuid, integer),
 -- the migration holds that lock only for its last few milliseconds.
 -- ---------------------------------------------------------------------------
 
+-- meeting_link_holds is new and empty: validating it reads nothing.
 alter table public.meeting_link_holds
   add constraint meeting_link_holds_booking_id_fkey foreign key (booking_id)
-    references public.bookings (id) on delete cascade not valid;
-alter table public.meeting_link_holds validate constraint meeting_link_holds_booking_id_fkey;
+    references public.bookings (id) on delete cascade;
 
 -- BEFORE, after bookings_keep_payment_rules and before bookings_refuse_double_booking_on_update
 -- (name order), so the guard checks the held link like any other.
