@@ -59,3 +59,8 @@ export { callInProcess, downDatabaseUrl } from "./in_process.ts";
 export { signJwt } from "./jwt.ts";
 export { prng } from "./random.ts";
 export { freePort, spawnFunctionsServer, testPostgres } from "./server.ts";
+export {
+  catalogDifferences,
+  type CatalogSnapshot,
+  catalogSnapshot,
+} from "./catalog.ts";
