@@ -11,6 +11,7 @@ import {
 } from "./contention.ts";
 import { guardCost, type GuardCostResult } from "./guard.ts";
 import { hotPath, type HotPathResult, hotPathTable } from "./hot_path.ts";
+import { availabilityCost, holdContention, holdPlacement } from "./holds.ts";
 import { emails, type EmailsResult } from "./emails.ts";
 import { messages, type MessagesResult } from "./messages.ts";
 import { placement, type PlacementResult } from "./placement.ts";
@@ -30,6 +31,8 @@ const ALL = [
   "emails",
   "hot_path",
   "messages",
+  "holds",
+  "availability",
 ] as const;
 type Name = typeof ALL[number];
 const only = (Deno.env.get("BENCH_ONLY") ?? "").split(",").filter(Boolean);
@@ -60,6 +63,11 @@ const results: {
   emails?: EmailsResult;
   hot_path?: HotPathResult;
   messages?: MessagesResult;
+  holds?: {
+    placement: Awaited<ReturnType<typeof holdPlacement>>;
+    contention: Awaited<ReturnType<typeof holdContention>>;
+  };
+  availability?: Awaited<ReturnType<typeof availabilityCost>>;
 } = {};
 const seconds: Record<string, number> = {};
 const failures: string[] = [];
@@ -118,6 +126,17 @@ try {
   }
   if (wanted("messages")) {
     results.messages = await timed("messages", () => messages(sql));
+  if (wanted("holds")) {
+    results.holds = await timed("holds", async () => ({
+      placement: await holdPlacement(sql),
+      contention: await holdContention(sql),
+    }));
+  }
+  if (wanted("availability")) {
+    results.availability = await timed(
+      "availability",
+      () => availabilityCost(sql),
+    );
   }
   const [{ version }] = await sql<{ version: string }[]>`select version()`;
   const memory = Deno.systemMemoryInfo();
@@ -192,6 +211,19 @@ function checkCorrectness(): void {
     if (run.errors !== 0) failures.push(`${run.what}: ${run.errors} errors`);
     if (run.assignedPerRound.some((n) => n !== 10)) {
       failures.push(`${run.what}: assigned per round ${run.assignedPerRound}`);
+    }
+  }
+  const h = results.holds;
+  if (h) {
+    if (h.placement.paidWithoutLink !== 0) {
+      failures.push(
+        `holds: ${h.placement.paidWithoutLink} paid bookings without a link`,
+      );
+    }
+    if (!h.contention.exactlyPoolSizeHeld) {
+      failures.push(
+        `holds: contention rounds ${JSON.stringify(h.contention.rounds)}`,
+      );
     }
   }
   const t = results.throughput;
@@ -401,6 +433,51 @@ function printTable(
         "assigned per round; overlapping pairs",
         `${run.assignedPerRound.join(",")}; ${run.overlappingPairs}`,
         run.overlappingPairs > 0 ? "double-bookings" : "none",
+      );
+    }
+  }
+  const h = results.holds;
+  if (h) {
+    const p = h.placement;
+    row(
+      "holds placement",
+      "refused at checkout / offline optimum stranded",
+      x(p.refusedVsOptimum),
+      `today stranded ${
+        x(p.strandedTodayVsOptimum)
+      }; paid without link ${p.paidWithoutLink}`,
+    );
+    for (const r of p.rows) {
+      row(
+        "",
+        `  ${r.links} links, ${r.bookings} bookings`,
+        `refused ${r.refused}`,
+        `optimum ${r.optimum}, today stranded ${r.stranded}`,
+      );
+    }
+    const c = h.contention;
+    row(
+      "holds contention HTTP",
+      "req/s (200 holds, pool 10, 32 callers)",
+      c.perSecond,
+    );
+    row(
+      "holds contention HTTP",
+      "latency p50/p95/p99 ms",
+      lat(c.latencyMs),
+      c.exactlyPoolSizeHeld ? "exactly 10 held" : "FAILED",
+    );
+  }
+  const a = results.availability;
+  if (a) {
+    for (const p of a.points) {
+      row(
+        "availability",
+        `${a.slots} slots, ${a.links} links, ${
+          p.existing.toLocaleString("en")
+        } bookings: db ms p50/p95/p99`,
+        lat(p.databaseMs),
+        `call p50 ${p.callMs.p50} ms`,
       );
     }
   }
