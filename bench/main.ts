@@ -10,6 +10,7 @@ import {
   withDefaultDurability,
 } from "./contention.ts";
 import { guardCost, type GuardCostResult } from "./guard.ts";
+import { hotPath, type HotPathResult, hotPathTable } from "./hot_path.ts";
 import { emails, type EmailsResult } from "./emails.ts";
 import { messages, type MessagesResult } from "./messages.ts";
 import { placement, type PlacementResult } from "./placement.ts";
@@ -27,6 +28,7 @@ const ALL = [
   "placement",
   "guard",
   "emails",
+  "hot_path",
   "messages",
 ] as const;
 type Name = typeof ALL[number];
@@ -56,6 +58,7 @@ const results: {
   placement?: PlacementResult;
   guard?: GuardCostResult;
   emails?: EmailsResult;
+  hot_path?: HotPathResult;
   messages?: MessagesResult;
 } = {};
 const seconds: Record<string, number> = {};
@@ -109,6 +112,9 @@ try {
   }
   if (wanted("emails")) {
     results.emails = await timed("emails", () => emails(sql));
+  }
+  if (wanted("hot_path")) {
+    results.hot_path = await timed("hot_path", () => hotPath(sql));
   }
   if (wanted("messages")) {
     results.messages = await timed("messages", () => messages(sql));
@@ -408,6 +414,17 @@ function printTable(
     row("webhook", "response p50/p95/p99 ms", lat(w.responseMs));
     row(
       "webhook",
+      `1 caller (${w.oneCaller.responseMs.count} settlements): response p50/p95/p99 ms`,
+      lat(w.oneCaller.responseMs),
+      "bar p50 3 ms",
+    );
+    row(
+      "webhook",
+      "1 caller: the status call alone (stand-in) p50/p95/p99 ms",
+      lat(w.oneCaller.statusCallMs),
+    );
+    row(
+      "webhook",
       "Midtrans status call alone (stand-in) p50/p95/p99 ms",
       lat(w.statusCallMs),
     );
@@ -481,6 +498,32 @@ function printTable(
     );
     row("emails", "attempts per invite (count)", JSON.stringify(e.attempts));
   }
+  const h = results.hot_path;
+  if (h) {
+    row(
+      "hot path",
+      "database ms: pay + assign (auto_explain duration, medians)",
+      `${h.databaseMs.pay} + ${h.databaseMs.assign} = ${h.databaseMs.total}`,
+      "budget 2 ms",
+    );
+    row(
+      "hot path",
+      "1 caller ms: pay / assign / select 1",
+      `${h.oneCaller.pay} / ${h.oneCaller.assign} / ${h.oneCaller.select1}`,
+    );
+    row(
+      "hot path",
+      "1 caller: assign p50 / constrained UPDATE p50 ms",
+      `${h.oneCaller.assign} / ${h.oneCaller.constrainedUpdate}`,
+      `${x(h.oneCaller.assignVsUpdate)} (bar 1.5x)`,
+    );
+    row(
+      "hot path",
+      "server-side: assign / constrained UPDATE ms (medians)",
+      `${h.oneCaller.serverAssign} / ${h.oneCaller.serverUpdate}`,
+      x(h.oneCaller.serverAssignVsUpdate),
+    );
+  }
   const m = results.messages;
   if (m) {
     row(
@@ -534,4 +577,11 @@ function printTable(
   );
   console.log(out.join("\n"));
   console.log(`seconds per benchmark: ${JSON.stringify(seconds)}`);
+  if (h) {
+    console.log(
+      `\nhot path, statement by statement (${
+        h.rounds / 2
+      } rounds, analyze on):\n${hotPathTable(h)}`,
+    );
+  }
 }

@@ -17,6 +17,13 @@ create index bookings_link_starts_at_idx on public.bookings (meeting_link_id, st
 comment on index public.bookings_link_starts_at_idx is
   'Bookings holding a link, by link and start: the double-booking guard and placement read this '
   'btree, never the exclusion constraint''s GiST index.';
+-- Bookings holding a link, by start: one range answers which links an hour has taken
+-- (meeting_link_slot_is_full). "ends_at > starts_at" always holds, but only that query states it:
+-- other queries cannot use this index (the planner preferred it to bookings_link_starts_at_idx
+-- for the candidates' per-link ranges).
+create index bookings_linked_starts_at_idx
+  on public.bookings (starts_at) include (meeting_link_id, ends_at)
+  where meeting_link_id is not null and ends_at > starts_at;
 
 -- A body PostgreSQL parses once and can inline into its callers (a SET clause prevents inlining;
 -- a BEGIN ATOMIC body needs no search_path).

@@ -8,43 +8,45 @@
 
 create function public.meeting_link_candidates(p_slot tstzrange, p_only_link uuid default null)
 returns uuid[]
-language sql
+language plpgsql
 stable
 set search_path = ''
 -- Its estimated cost crosses the JIT thresholds once bookings number in the 100,000s; JIT
 -- compilation then added 50-650 ms to a query that runs in about 2 ms (bench/run, scaling).
 set jit = off
--- Its plan is kept for the rest of the calling transaction (a sweep): never a scan of all bookings
--- per link because it was planned on a nearly empty table.
+-- Its plan is kept for the session: never a scan of all bookings per link because it was planned
+-- on a nearly empty table.
 set enable_seqscan = off
 as $$
-  -- Best fit: prefer the link whose nearest paid neighbours sit closest to this slot, so
-  -- long free stretches stay whole for later bookings. Each gap counts at most a day, so
-  -- only neighbours within a day matter (and an idle link ranks last); ties fall back to
-  -- pool order (first fit). Per link, one bounded range of the btree bookings_link_starts_at_idx
-  -- (a neighbour within a day starts at most 2 days before the slot); the GiST index is never
-  -- read, so no rescan of it can kill live entries (docs/postgres-gist-bug.md).
-  select coalesce(array_agg(l.id order by
-           coalesce(lower(p_slot) - neighbours.previous_end, interval '1 day')
-           + coalesce(neighbours.next_start - upper(p_slot), interval '1 day'),
-           l.created_at, l.meeting_link), '{}')
-  from public.meeting_links_pool l
-  cross join lateral (
-    select
-      max(b.ends_at) filter (where b.ends_at <= lower(p_slot)) as previous_end,
-      min(b.starts_at) filter (where b.starts_at >= upper(p_slot)) as next_start,
-      count(*) filter (where b.starts_at < upper(p_slot) and b.ends_at > lower(p_slot)) as overlapping
-    from public.bookings b
-    where b.meeting_link_id = l.id
-      and b.starts_at > lower(p_slot) - interval '2 days'
-      and b.starts_at < upper(p_slot) + interval '1 day'
-      and b.ends_at > lower(p_slot) - interval '1 day'
-  ) neighbours
-  where l.is_available
-    and (p_only_link is null or l.id = p_only_link)
-    and neighbours.overlapping = 0
-    and (l.max_uses is null or l.max_uses > (
-      select count(*) from public.bookings b where b.meeting_link_id = l.id));
+begin
+    -- Best fit: prefer the link whose nearest paid neighbours sit closest to this slot, so
+    -- long free stretches stay whole for later bookings. Each gap counts at most a day, so
+    -- only neighbours within a day matter (and an idle link ranks last); ties fall back to
+    -- pool order (first fit). Per link, one bounded range of the btree bookings_link_starts_at_idx
+    -- (a neighbour within a day starts at most 2 days before the slot); the GiST index is never
+    -- read, so no rescan of it can kill live entries (docs/postgres-gist-bug.md).
+    return (select coalesce(array_agg(l.id order by
+             coalesce(lower(p_slot) - neighbours.previous_end, interval '1 day')
+             + coalesce(neighbours.next_start - upper(p_slot), interval '1 day'),
+             l.created_at, l.meeting_link), '{}')
+    from public.meeting_links_pool l
+    cross join lateral (
+      select
+        max(b.ends_at) filter (where b.ends_at <= lower(p_slot)) as previous_end,
+        min(b.starts_at) filter (where b.starts_at >= upper(p_slot)) as next_start,
+        count(*) filter (where b.starts_at < upper(p_slot) and b.ends_at > lower(p_slot)) as overlapping
+      from public.bookings b
+      where b.meeting_link_id = l.id
+        and b.starts_at > lower(p_slot) - interval '2 days'
+        and b.starts_at < upper(p_slot) + interval '1 day'
+        and b.ends_at > lower(p_slot) - interval '1 day'
+    ) neighbours
+    where l.is_available
+      and (p_only_link is null or l.id = p_only_link)
+      and neighbours.overlapping = 0
+      and (l.max_uses is null or l.max_uses > (
+        select count(*) from public.bookings b where b.meeting_link_id = l.id)));
+end;
 $$;
 
 comment on function public.meeting_link_candidates(tstzrange, uuid) is
@@ -156,6 +158,40 @@ comment on function public.claim_meeting_link(uuid, tstzrange, boolean, uuid) is
   'Claims the best free link for a locked, paid booking: claimed, exhausted, or busy (p_wait = '
   'false, or every free link stayed busy for 5 s). Internal to assignment.';
 
+create function public.meeting_link_slot_is_full(p_slot tstzrange)
+returns boolean
+language plpgsql
+stable
+set search_path = ''
+-- PL/pgSQL keeps the plan for the session: planned with these, it stays an index range even if
+-- first planned on a nearly empty table.
+set enable_seqscan = off
+set enable_bitmapscan = off
+-- The disabled sequential scan of the pool (it has no index to use instead) costs 1e10 to the
+-- planner, past the JIT thresholds: JIT compiled a 0.1 ms query for 300-1,500 ms.
+set jit = off
+as $$
+begin
+  -- A booking lasts at most a day (bookings_last_at_most_a_day), so one that overlaps p_slot
+  -- starts in (lower - 24 h, upper): one range of the btree, never the GiST index (no condition
+  -- implies its predicate payment_status = 'paid'; docs/postgres-gist-bug.md).
+  return (select count(distinct b.meeting_link_id)
+          from public.bookings b
+          join public.meeting_links_pool l on l.id = b.meeting_link_id
+          where b.meeting_link_id is not null
+            and b.starts_at > lower(p_slot) - interval '24 hours'
+            and b.starts_at < upper(p_slot)
+            and b.ends_at > lower(p_slot)
+            and b.ends_at > b.starts_at -- always (a CHECK); names the index's predicate
+            and l.is_available)
+    >= (select count(*) from public.meeting_links_pool l where l.is_available);
+end;
+$$;
+comment on function public.meeting_link_slot_is_full(tstzrange) is
+  'True when every available link holds a booking overlapping p_slot (no claim could succeed), '
+  'from one range of bookings_linked_starts_at_idx. False means "maybe free": the claim decides. '
+  'Internal to assignment.';
+
 create function public.assign_meeting_link(p_booking_id uuid)
 returns table (booking_id uuid, meeting_link_id uuid, meeting_link text, outcome text)
 language plpgsql
@@ -178,7 +214,8 @@ begin
 
   if v_booking.meeting_link_id is not null then
     v_outcome := 'already_assigned';
-  elsif public.claim_meeting_link(p_booking_id, v_booking.slot, p_wait => true) = 'claimed' then
+  elsif not public.meeting_link_slot_is_full(v_booking.slot)
+        and public.claim_meeting_link(p_booking_id, v_booking.slot, p_wait => true) = 'claimed' then
     v_outcome := 'assigned';
   else
     update public.bookings b set needs_manual_link = true where b.id = p_booking_id;
