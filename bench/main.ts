@@ -11,6 +11,7 @@ import {
 } from "./contention.ts";
 import { guardCost, type GuardCostResult } from "./guard.ts";
 import { emails, type EmailsResult } from "./emails.ts";
+import { majorOf, previousFigures } from "./figures.ts";
 import { placement, type PlacementResult } from "./placement.ts";
 import { scaling, type ScalingResult } from "./scaling.ts";
 import { connect, env, quick, ratio } from "./support.ts";
@@ -136,6 +137,16 @@ try {
     );
     await Deno.rename(`${resultsPath}.tmp`, resultsPath);
     console.log(`\nwrote ${resultsPath}`);
+    console.log(
+      await previousFigures({
+        path: resultsPath,
+        mode: report.mode,
+        startedAt: report.startedAt,
+        major: majorOf(version),
+        versions: report.versions,
+        results,
+      }, resultsPath.slice(0, resultsPath.lastIndexOf("/"))),
+    );
   }
 } finally {
   await sql.end({ timeout: 5 });
