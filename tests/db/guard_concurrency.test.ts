@@ -6,6 +6,7 @@ import {
   addLinks,
   connect,
   paidBookingsSharingALink,
+  pollUntil,
   resetData,
   type Sql,
 } from "../support/mod.ts";
@@ -274,7 +275,14 @@ Deno.test("ten callers queued for the only free link after its holder rolls back
         select outcome from assign_meeting_link(${id})`)[0].outcome
       ),
     );
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // All ten queued behind the holder's lock before it lets go.
+    await pollUntil("ten callers waiting for the link's lock", async () => {
+      const [{ waiting }] = await setup<{ waiting: number }[]>`
+        select count(*)::int as waiting from pg_stat_activity
+        where wait_event_type = 'Lock' and wait_event = 'advisory'
+          and query like '%assign_meeting_link(%'`;
+      return waiting === ids.length ? true : undefined;
+    });
     release();
     await holding;
     // The pre-guard lock-then-unlock wait looped here until statement_timeout (20 s) ended it.
