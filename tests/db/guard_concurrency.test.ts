@@ -252,6 +252,8 @@ Deno.test("ten callers queued for the only free link after its holder rolls back
     max: 10,
     connection: { statement_timeout: 20_000 },
   });
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => release = resolve);
   try {
     await resetData(setup);
     const [link] = await addLinks(setup, 1, "cnv");
@@ -261,8 +263,6 @@ Deno.test("ten callers queued for the only free link after its holder rolls back
       from generate_series(1, 10) i
       returning id`).map((r) => r.id);
     // A claim of the link whose request is cancelled: it holds the link's lock, then rolls back.
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => release = resolve);
     const holding = holder.begin(async (tx) => {
       await tx`select pg_advisory_xact_lock(k.link_key, k.hour_key)
         from meeting_link_lock_keys(${link}, '[2031-08-01 10:00Z,2031-08-01 11:00Z)') k`;
@@ -275,13 +275,14 @@ Deno.test("ten callers queued for the only free link after its holder rolls back
         select outcome from assign_meeting_link(${id})`)[0].outcome
       ),
     );
-    // All ten queued behind the holder's lock before it lets go.
-    await pollUntil("ten callers waiting for the link's lock", async () => {
-      const [{ waiting }] = await setup<{ waiting: number }[]>`
-        select count(*)::int as waiting from pg_stat_activity
-        where wait_event_type = 'Lock' and wait_event = 'advisory'
+    // All ten calls inside the database, held up by the holder (waiting on a lock or retrying),
+    // before it lets go.
+    await pollUntil("ten callers in assign_meeting_link", async () => {
+      const [{ running }] = await setup<{ running: number }[]>`
+        select count(*)::int as running from pg_stat_activity
+        where state = 'active' and pid <> pg_backend_pid()
           and query like '%assign_meeting_link(%'`;
-      return waiting === ids.length ? true : undefined;
+      return running === ids.length ? true : undefined;
     });
     release();
     await holding;
@@ -296,6 +297,7 @@ Deno.test("ten callers queued for the only free link after its holder rolls back
     ).sort();
     assert.deepEqual(answers, ["assigned", ...Array(9).fill("pool_exhausted")]);
   } finally {
+    release(); // the holder ends even if the test failed before letting it go
     await Promise.all([callers.end(), holder.end()]);
     await setup.end({ timeout: 5 });
   }
