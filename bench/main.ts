@@ -12,6 +12,7 @@ import {
 import { guardCost, type GuardCostResult } from "./guard.ts";
 import { emails, type EmailsResult } from "./emails.ts";
 import { majorOf, previousFigures } from "./figures.ts";
+import { messages, type MessagesResult } from "./messages.ts";
 import { placement, type PlacementResult } from "./placement.ts";
 import { scaling, type ScalingResult } from "./scaling.ts";
 import { connect, env, quick, ratio } from "./support.ts";
@@ -27,6 +28,7 @@ const ALL = [
   "placement",
   "guard",
   "emails",
+  "messages",
 ] as const;
 type Name = typeof ALL[number];
 const only = (Deno.env.get("BENCH_ONLY") ?? "").split(",").filter(Boolean);
@@ -55,6 +57,7 @@ const results: {
   placement?: PlacementResult;
   guard?: GuardCostResult;
   emails?: EmailsResult;
+  messages?: MessagesResult;
 } = {};
 const seconds: Record<string, number> = {};
 const failures: string[] = [];
@@ -108,6 +111,9 @@ try {
   if (wanted("emails")) {
     results.emails = await timed("emails", () => emails(sql));
   }
+  if (wanted("messages")) {
+    results.messages = await timed("messages", () => messages(sql));
+  }
   const [{ version }] = await sql<{ version: string }[]>`select version()`;
   const memory = Deno.systemMemoryInfo();
   const report = {
@@ -157,6 +163,18 @@ if (failures.length > 0) {
 }
 
 function checkCorrectness(): void {
+  const m = results.messages;
+  for (
+    const [channel, d] of m
+      ? Object.entries({ emails: m.emails, whatsapp: m.whatsapp })
+      : []
+  ) {
+    if (d.lost !== 0 || d.duplicates !== 0) {
+      failures.push(
+        `messages: ${channel}: ${d.lost} lost, ${d.duplicates} duplicates`,
+      );
+    }
+  }
   const e = results.emails;
   if (
     e && (e.lost !== 0 || e.duplicates !== 0 || e.invites !== e.settlements)
@@ -473,6 +491,40 @@ function printTable(
         : "FAILED",
     );
     row("emails", "attempts per invite (count)", JSON.stringify(e.attempts));
+  }
+  const m = results.messages;
+  if (m) {
+    row(
+      "messages",
+      `${m.settlements} settlements, email + WhatsApp: seconds until the last email / WhatsApp`,
+      `${m.lastEmailSeconds} / ${m.lastWhatsAppSeconds}`,
+      `${m.remindersQueued} reminders queued`,
+    );
+    row(
+      "messages",
+      "notification-to-inbox p50/p95/p99 ms",
+      lat(m.notificationToInboxMs),
+    );
+    row(
+      "messages",
+      "notification-to-WhatsApp p50/p95/p99 ms",
+      lat(m.notificationToWhatsAppMs),
+    );
+    row(
+      "messages",
+      "webhook req/s with contacts / without (ratio)",
+      `${m.webhookPerSecond} / ${m.webhookPerSecondWithoutContacts}`,
+      x(m.webhookRatio),
+    );
+    row(
+      "messages",
+      "lost / duplicates: email, WhatsApp",
+      `${m.emails.lost} / ${m.emails.duplicates}, ${m.whatsapp.lost} / ${m.whatsapp.duplicates}`,
+      m.emails.lost + m.emails.duplicates + m.whatsapp.lost +
+            m.whatsapp.duplicates === 0
+        ? "ok"
+        : "FAILED",
+    );
   }
   const widths = lines[0].map((_, i) =>
     Math.max(...lines.map((l) => l[i].length))

@@ -108,12 +108,25 @@ async function exercise(sql: Sql, withStatistics: boolean): Promise<void> {
   // The customer's emails: an address, a move, the invite the deferred trigger writes (fired
   // here by hand, as this exercise never commits), its delivery claim.
   await sql`select * from refresh_time_zone_names()`;
-  await sql`update bookings set customer_email = 'gst@example.com' where order_id = 'gst-new-1'`;
+  await sql`update bookings set customer_email = 'gst@example.com', customer_phone = '+6281200000000',
+    customer_whatsapp_opt_in = true where order_id = 'gst-new-1'`;
   await sql`select * from reschedule_booking(
     (select id from bookings where order_id = 'gst-new-1'), '2031-03-03 10:15Z', '2031-03-03 11:15Z')`;
   await sql`set constraints all immediate`;
   await sql`set constraints all deferred`;
   await sql`select * from claim_booking_emails(10, '1 minute', 'example.com')`;
+  // WhatsApp: the claim, Meta's answer, its statuses.
+  const [message] =
+    await sql`select * from claim_whatsapp_messages(10, '1 minute')`;
+  await sql`select finish_whatsapp_message(${message.id}, ${message.lease_token},
+    'wamid.gst', null)`;
+  await sql`select * from record_whatsapp_statuses(${
+    sql.json([{
+      wamid: "wamid.gst",
+      status: "read",
+      at: "2031-03-01T00:00:00Z",
+    }])
+  })`;
 }
 
 for (const withStatistics of [false, true]) {

@@ -8,10 +8,12 @@ export const ERRORS = {
   invalid_request: 400,
   /** No credential at all (assign-meeting-link). */
   unauthorized: 401,
-  /** signature_key missing or not Midtrans's for this notification. */
+  /** Midtrans's signature_key, or WhatsApp's X-Hub-Signature-256, missing or wrong. */
   invalid_signature: 401,
   /** A real key that is not the service role's (anon, a user's JWT, publishable). */
   forbidden: 403,
+  /** whatsapp-webhook's GET handshake without hub.mode=subscribe and the verify token. */
+  verification_failed: 403,
   booking_not_found: 404,
   /** A signed notification for an order no booking has; it is stored, and applied on retry. */
   order_not_found: 404,
