@@ -262,6 +262,9 @@ Deno.test("ten callers queued for the only free link after its holder rolls back
       select 'convoy-' || i, '2031-08-01 10:00Z', '2031-08-01 11:00Z', 1000, 'paid'
       from generate_series(1, 10) i
       returning id`).map((r) => r.id);
+    // Ten connections open before the calls, so all ten reach the database together (a wait for
+    // the link's lock is capped at 2 s, and connecting on a loaded machine can take longer).
+    await Promise.all(ids.map(() => callers`select 1`));
     // A claim of the link whose request is cancelled: it holds the link's lock, then rolls back.
     const holding = holder.begin(async (tx) => {
       await tx`select pg_advisory_xact_lock(k.link_key, k.hour_key)
