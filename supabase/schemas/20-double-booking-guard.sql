@@ -17,6 +17,13 @@ create index bookings_link_starts_at_idx on public.bookings (meeting_link_id, st
 comment on index public.bookings_link_starts_at_idx is
   'Bookings holding a link, by link and start: the double-booking guard and placement read this '
   'btree, never the exclusion constraint''s GiST index.';
+-- Bookings holding a link, by start: one range answers which links an hour has taken
+-- (meeting_link_slot_is_full). "ends_at > starts_at" always holds, but only that query states it:
+-- other queries cannot use this index (the planner preferred it to bookings_link_starts_at_idx
+-- for the candidates' per-link ranges).
+create index bookings_linked_starts_at_idx
+  on public.bookings (starts_at) include (meeting_link_id, ends_at)
+  where meeting_link_id is not null and ends_at > starts_at;
 
 -- A body PostgreSQL parses once and can inline into its callers (a SET clause prevents inlining;
 -- a BEGIN ATOMIC body needs no search_path).
@@ -120,6 +127,7 @@ declare
   v_slot tstzrange := tstzrange(new.starts_at, new.ends_at, '[)');
   v_other_id uuid;
   v_other public.bookings;
+  v_hold public.meeting_link_holds;
   v_rows integer := coalesce(nullif(current_setting('meeting_links.guard_rows', true), ''), '0')::integer + 1;
 begin
   -- Under another isolation level the probe's snapshot could predate a conflicting booking
@@ -138,12 +146,12 @@ begin
     end if;
   else
     -- A bulk write (over 500 such rows in one transaction) would fill the shared lock table: it
-    -- locks out every other writer of bookings instead, once, until it commits.
+    -- locks out every other writer of bookings and holds instead, once, until it commits.
     perform set_config('meeting_links.guard_rows', v_rows::text, true);
     if v_rows <= 500 then
       perform public.lock_meeting_link(new.meeting_link_id, v_slot, p_wait => true);
     elsif v_rows = 501 then
-      lock table public.bookings in share row exclusive mode;
+      lock table public.bookings, public.meeting_link_holds in share row exclusive mode;
     end if;
   end if;
   -- An assignment, so the probe runs once per row whatever plan this statement would get.
@@ -155,14 +163,27 @@ begin
       using errcode = 'exclusion_violation', constraint = 'bookings_paid_slots_never_share_a_link',
         table = 'bookings', schema = 'public';
   end if;
+  -- Holds: an expired one ends here, under the locks; a live one of another booking is taken.
+  -- One probe when the link has no hold near the slot (nearly always).
+  if public.meeting_link_overlapping_hold(new.meeting_link_id, v_slot, new.id, true) is not null then
+    perform public.release_expired_meeting_link_holds(new.meeting_link_id, v_slot, new.id);
+    v_other_id := public.meeting_link_overlapping_hold(new.meeting_link_id, v_slot, new.id);
+  end if;
+  if v_other_id is not null then
+    select * into v_hold from public.meeting_link_holds h where h.booking_id = v_other_id;
+    raise exception 'booking % holds meeting link % for an overlapping slot % until %',
+        v_hold.booking_id, new.meeting_link_id, v_hold.slot, v_hold.held_until
+      using errcode = 'exclusion_violation', constraint = 'meeting_link_holds_never_share_a_link',
+        table = 'bookings', schema = 'public';
+  end if;
   return new;
 end;
 $$;
-
 comment on function public.bookings_refuse_double_booking() is
-  'Trigger: refuses (23P01) a write that would give a link to two overlapping paid bookings, '
-  'checked through a btree index under the link''s advisory locks, so it holds even where the '
-  'exclusion constraint''s GiST index has lost entries.';
+  'Trigger: refuses (23P01) a write that would give a link to two overlapping paid bookings, or '
+  'to a paid booking over another booking''s live hold, checked through btree indexes under the '
+  'link''s advisory locks (so it holds even where a GiST index has lost entries); deletes the '
+  'expired holds it meets on the way.';
 
 -- BEFORE, after bookings_keep_payment_rules (triggers fire in name order), so NEW is final.
 create trigger bookings_refuse_double_booking

@@ -17,6 +17,8 @@ grant select on public.midtrans_notifications, public.double_booking_checks, pub
   public.booking_whatsapp_messages, public.booking_message_settings to service_role;
 -- Whoever writes bookings may offer the valid time zones (the foreign key needs no grant).
 grant select on public.time_zone_names to service_role;
+-- Holds, for admins (written only by hold_meeting_link and the guards).
+grant select on public.meeting_link_holds to service_role;
 grant select on public.meeting_link_pool_status, public.paid_bookings_without_link,
   public.meeting_link_usage, public.meeting_link_capacity, public.booking_emails_waiting,
   public.booking_emails_failed, public.booking_messages, public.booking_messages_failed
@@ -31,7 +33,8 @@ grant execute on function public.assign_meeting_link(uuid),
   public.reschedule_booking(uuid, timestamptz, timestamptz),
   public.claim_whatsapp_messages(integer, interval),
   public.finish_whatsapp_message(bigint, uuid, text, text, boolean, boolean),
-  public.record_whatsapp_statuses(jsonb), public.resend_whatsapp_message(bigint)
+  public.record_whatsapp_statuses(jsonb), public.resend_whatsapp_message(bigint),
+  public.hold_meeting_link(uuid, integer), public.meeting_link_availability(tstzrange[])
   to service_role;
 
 -- authenticated: a customer who logs in reads their own bookings' slot, payment status and link

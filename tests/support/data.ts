@@ -6,8 +6,8 @@ export async function resetData(sql: Sql): Promise<void> {
   // The settings row is kept; a test that changed it gets the defaults back.
   await sql`update public.booking_message_settings set reminder_offsets = default`;
   await sql`truncate public.midtrans_notifications, public.booking_emails,
-    public.booking_whatsapp_messages, public.bookings,
-    public.meeting_links_pool`;
+    public.booking_whatsapp_messages, public.meeting_link_holds, public.api_rate_limits,
+    public.bookings, public.meeting_links_pool`;
 }
 
 /** No reminders until the next resetData: for tests about the one email a change queues. */

@@ -15,6 +15,18 @@ export function json(body: unknown, status = 200): Response {
   return Response.json(body, { status, headers: CORS_HEADERS });
 }
 
+/** A failure answered by the handler itself, with extra headers (Retry-After). */
+export function failWith(
+  failure: HttpError,
+  headers: Record<string, string>,
+): Response {
+  return errorResponse(failure, {
+    ...CORS_HEADERS,
+    "Access-Control-Expose-Headers": Object.keys(headers).join(", "),
+    ...headers,
+  });
+}
+
 /** Fields a handler adds to its request's log line. */
 export type LogFields = Record<string, unknown>;
 
