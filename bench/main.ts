@@ -13,6 +13,7 @@ import { guardCost, type GuardCostResult } from "./guard.ts";
 import { hotPath, type HotPathResult, hotPathTable } from "./hot_path.ts";
 import { availabilityCost, holdContention, holdPlacement } from "./holds.ts";
 import { emails, type EmailsResult } from "./emails.ts";
+import { majorOf, previousFigures } from "./figures.ts";
 import { messages, type MessagesResult } from "./messages.ts";
 import { placement, type PlacementResult } from "./placement.ts";
 import { scaling, type ScalingResult } from "./scaling.ts";
@@ -168,6 +169,16 @@ try {
     );
     await Deno.rename(`${resultsPath}.tmp`, resultsPath);
     console.log(`\nwrote ${resultsPath}`);
+    console.log(
+      await previousFigures({
+        path: resultsPath,
+        mode: report.mode,
+        startedAt: report.startedAt,
+        major: majorOf(version),
+        versions: report.versions,
+        results,
+      }, resultsPath.slice(0, resultsPath.lastIndexOf("/"))),
+    );
   }
 } finally {
   await sql.end({ timeout: 5 });
