@@ -1,9 +1,52 @@
 // Asking send-booking-emails to drain the outbox now, from another function's background work
 // (the every-minute schedule is the safety net). Failures are logged, never thrown.
+import { db, withTimeout } from "./db.ts";
 import type { Env } from "./env.ts";
 
+/** Whether an email of the booking waits to be sent now (the commit that just ended queued it). */
+async function bookingHasDueEmail(
+  bookingId: string,
+  env: Env = Deno.env,
+): Promise<boolean> {
+  const [row] = await withTimeout<{ due: boolean }>(
+    db(env)`select exists (select 1 from public.booking_emails e
+      where e.booking_id = ${bookingId} and e.status = 'pending' and e.due_at <= now()) as due`,
+    env,
+  );
+  return row.due;
+}
+
+/**
+ * One drain request at a time: a request made while one is in flight is folded into exactly one
+ * more, sent when it ends (that drain sees every email committed before it starts). The promise
+ * settles when no drain is left to send.
+ */
+export function coalescing(
+  send: () => Promise<void>,
+): () => Promise<void> {
+  let inFlight: Promise<void> | undefined;
+  let again = false;
+  return () => {
+    if (inFlight) {
+      again = true;
+      return inFlight;
+    }
+    inFlight = (async () => {
+      try {
+        do {
+          again = false;
+          await send();
+        } while (again);
+      } finally {
+        inFlight = undefined;
+      }
+    })();
+    return inFlight;
+  };
+}
+
 /** POSTs to send-booking-emails, waiting at most EMAIL_DRAIN_TIMEOUT_MS (default 10 s). */
-export async function requestEmailDrain(
+async function postEmailDrain(
   caller: string,
   env: Env = Deno.env,
 ): Promise<void> {
@@ -44,4 +87,37 @@ export async function requestEmailDrain(
   (outcome.startsWith("failed") ? console.error : console.log)(
     JSON.stringify(line),
   );
+}
+
+/** The function's drain requester: coalesced per instance (one per caller and env). */
+export function emailDrainRequester(
+  caller: string,
+  env: Env = Deno.env,
+): () => Promise<void> {
+  return coalescing(() => postEmailDrain(caller, env));
+}
+
+/**
+ * After a commit that may have queued an email for `bookingId`: requests a drain only when one
+ * is due. Failures are logged, never thrown.
+ */
+export async function drainIfQueued(
+  bookingId: string,
+  requestDrain: () => Promise<void>,
+  caller: string,
+  env: Env = Deno.env,
+): Promise<void> {
+  let due: boolean;
+  try {
+    due = await bookingHasDueEmail(bookingId, env);
+  } catch (error) {
+    // The schedule drains within a minute; nothing is lost.
+    console.error(JSON.stringify({
+      function: caller,
+      task: "request_email_drain",
+      outcome: `failed: ${(error as Error).message}`,
+    }));
+    return;
+  }
+  if (due) await requestDrain();
 }

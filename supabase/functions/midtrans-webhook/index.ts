@@ -2,7 +2,7 @@
 // status, records the notification once with what Midtrans confirmed, moves the booking's payment
 // status, and asks for a meeting link without waiting for it.
 import { runInBackground } from "../_shared/background.ts";
-import { requestEmailDrain } from "../_shared/email_drain.ts";
+import { drainIfQueued, emailDrainRequester } from "../_shared/email_drain.ts";
 import type { Env } from "../_shared/env.ts";
 import { HttpError } from "../_shared/errors.ts";
 import { json, parseWith, postHandler, readJson } from "../_shared/http.ts";
@@ -17,6 +17,7 @@ import {
 
 /** The handler with its settings read from `env` (tests pass their own). */
 export function fetchWith(env: Env = Deno.env) {
+  const requestDrain = emailDrainRequester("midtrans-webhook", env);
   return postHandler("midtrans-webhook", async (req, log) => {
     const serverKey = midtransServerKey(env);
     const body = await readJson(req, 64 * 1024);
@@ -39,9 +40,16 @@ export function fetchWith(env: Env = Deno.env) {
     }
     if (recorded.needs_link && recorded.booking_id) {
       runInBackground(requestMeetingLink(recorded.booking_id, env));
-    } else if (recorded.outcome === "status_changed") {
-      // A booking that stops being paid queued its customer's cancellation: send it now.
-      runInBackground(requestEmailDrain("midtrans-webhook", env));
+    } else if (recorded.outcome === "status_changed" && recorded.booking_id) {
+      // A booking that stops being paid may have queued its customer's cancellation: send it now.
+      runInBackground(
+        drainIfQueued(
+          recorded.booking_id,
+          requestDrain,
+          "midtrans-webhook",
+          env,
+        ),
+      );
     }
     if (recorded.outcome === "unknown_order") {
       // Stored all the same: applied when Midtrans retries after the booking exists.

@@ -71,6 +71,7 @@ select plan(
   + 9 + 1                                                       -- service_role's functions
   + (select count(*)::int from system_relations where relkind = 'v')  -- its views
   + 4 + 4                                                       -- its notification log
+  + 1                                                           -- its time zone names
 );
 
 select cmp_ok((select count(*)::int from system_relations), '>=', 8,
@@ -170,6 +171,9 @@ select throws_ok($$update midtrans_notifications set deliveries = 0$$, '42501', 
   'nor rewrite it');
 select throws_ok($$delete from midtrans_notifications$$, '42501', null, 'nor erase it');
 reset role;
+select ok(has_table_privilege('service_role', 'public.time_zone_names', 'SELECT')
+    and not has_table_privilege('service_role', 'public.time_zone_names', 'INSERT, UPDATE, DELETE, TRUNCATE'),
+  'service_role reads the time zone names (to offer them) and cannot change them');
 
 select * from finish();
 rollback;
