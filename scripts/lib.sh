@@ -586,6 +586,7 @@ start_maildev() { # log dir
   fi
 }
 
+# STACK_MIGRATIONS=none: bootstrap only, no migrations (the migration rehearsal applies them itself).
 stack_up_db() { # name, db port, extra postgresql.conf lines
   local name="$1" port="$2" extra="${3:-}"
   STACK_WORK="$(server_tmpdir "stack-$name")"
@@ -597,7 +598,11 @@ $extra"
   STACK_CLUSTER_UP=true
   start_cluster "$STACK_WORK/db" "$port" "$STACK_WORK/postgres.log"
   say "PostgreSQL on 127.0.0.1:$port: $(server_version "$port")"
-  prepare_database "$port"
+  if [ "${STACK_MIGRATIONS:-}" = none ]; then
+    psql_at "$port" -f "$ROOT/scripts/bootstrap.sql" >/dev/null || die "scripts/bootstrap.sql failed"
+  else
+    prepare_database "$port"
+  fi
 }
 
 # The functions server (and the services it calls) against the stack's database; sets FUNCTIONS_PID.
