@@ -10,7 +10,10 @@ import {
   withDefaultDurability,
 } from "./contention.ts";
 import { guardCost, type GuardCostResult } from "./guard.ts";
+import { hotPath, type HotPathResult, hotPathTable } from "./hot_path.ts";
+import { availabilityCost, holdContention, holdPlacement } from "./holds.ts";
 import { emails, type EmailsResult } from "./emails.ts";
+import { messages, type MessagesResult } from "./messages.ts";
 import { placement, type PlacementResult } from "./placement.ts";
 import { scaling, type ScalingResult } from "./scaling.ts";
 import { connect, env, quick, ratio } from "./support.ts";
@@ -26,6 +29,10 @@ const ALL = [
   "placement",
   "guard",
   "emails",
+  "hot_path",
+  "messages",
+  "holds",
+  "availability",
 ] as const;
 type Name = typeof ALL[number];
 const only = (Deno.env.get("BENCH_ONLY") ?? "").split(",").filter(Boolean);
@@ -54,6 +61,13 @@ const results: {
   placement?: PlacementResult;
   guard?: GuardCostResult;
   emails?: EmailsResult;
+  hot_path?: HotPathResult;
+  messages?: MessagesResult;
+  holds?: {
+    placement: Awaited<ReturnType<typeof holdPlacement>>;
+    contention: Awaited<ReturnType<typeof holdContention>>;
+  };
+  availability?: Awaited<ReturnType<typeof availabilityCost>>;
 } = {};
 const seconds: Record<string, number> = {};
 const failures: string[] = [];
@@ -107,6 +121,23 @@ try {
   if (wanted("emails")) {
     results.emails = await timed("emails", () => emails(sql));
   }
+  if (wanted("hot_path")) {
+    results.hot_path = await timed("hot_path", () => hotPath(sql));
+  }
+  if (wanted("messages")) {
+    results.messages = await timed("messages", () => messages(sql));
+  if (wanted("holds")) {
+    results.holds = await timed("holds", async () => ({
+      placement: await holdPlacement(sql),
+      contention: await holdContention(sql),
+    }));
+  }
+  if (wanted("availability")) {
+    results.availability = await timed(
+      "availability",
+      () => availabilityCost(sql),
+    );
+  }
   const [{ version }] = await sql<{ version: string }[]>`select version()`;
   const memory = Deno.systemMemoryInfo();
   const report = {
@@ -146,6 +177,18 @@ if (failures.length > 0) {
 }
 
 function checkCorrectness(): void {
+  const m = results.messages;
+  for (
+    const [channel, d] of m
+      ? Object.entries({ emails: m.emails, whatsapp: m.whatsapp })
+      : []
+  ) {
+    if (d.lost !== 0 || d.duplicates !== 0) {
+      failures.push(
+        `messages: ${channel}: ${d.lost} lost, ${d.duplicates} duplicates`,
+      );
+    }
+  }
   const e = results.emails;
   if (
     e && (e.lost !== 0 || e.duplicates !== 0 || e.invites !== e.settlements)
@@ -168,6 +211,19 @@ function checkCorrectness(): void {
     if (run.errors !== 0) failures.push(`${run.what}: ${run.errors} errors`);
     if (run.assignedPerRound.some((n) => n !== 10)) {
       failures.push(`${run.what}: assigned per round ${run.assignedPerRound}`);
+    }
+  }
+  const h = results.holds;
+  if (h) {
+    if (h.placement.paidWithoutLink !== 0) {
+      failures.push(
+        `holds: ${h.placement.paidWithoutLink} paid bookings without a link`,
+      );
+    }
+    if (!h.contention.exactlyPoolSizeHeld) {
+      failures.push(
+        `holds: contention rounds ${JSON.stringify(h.contention.rounds)}`,
+      );
     }
   }
   const t = results.throughput;
@@ -380,6 +436,51 @@ function printTable(
       );
     }
   }
+  const h = results.holds;
+  if (h) {
+    const p = h.placement;
+    row(
+      "holds placement",
+      "refused at checkout / offline optimum stranded",
+      x(p.refusedVsOptimum),
+      `today stranded ${
+        x(p.strandedTodayVsOptimum)
+      }; paid without link ${p.paidWithoutLink}`,
+    );
+    for (const r of p.rows) {
+      row(
+        "",
+        `  ${r.links} links, ${r.bookings} bookings`,
+        `refused ${r.refused}`,
+        `optimum ${r.optimum}, today stranded ${r.stranded}`,
+      );
+    }
+    const c = h.contention;
+    row(
+      "holds contention HTTP",
+      "req/s (200 holds, pool 10, 32 callers)",
+      c.perSecond,
+    );
+    row(
+      "holds contention HTTP",
+      "latency p50/p95/p99 ms",
+      lat(c.latencyMs),
+      c.exactlyPoolSizeHeld ? "exactly 10 held" : "FAILED",
+    );
+  }
+  const a = results.availability;
+  if (a) {
+    for (const p of a.points) {
+      row(
+        "availability",
+        `${a.slots} slots, ${a.links} links, ${
+          p.existing.toLocaleString("en")
+        } bookings: db ms p50/p95/p99`,
+        lat(p.databaseMs),
+        `call p50 ${p.callMs.p50} ms`,
+      );
+    }
+  }
   const w = results.webhook;
   if (w) {
     row(
@@ -388,6 +489,17 @@ function printTable(
       w.perSecond,
     );
     row("webhook", "response p50/p95/p99 ms", lat(w.responseMs));
+    row(
+      "webhook",
+      `1 caller (${w.oneCaller.responseMs.count} settlements): response p50/p95/p99 ms`,
+      lat(w.oneCaller.responseMs),
+      "bar p50 3 ms",
+    );
+    row(
+      "webhook",
+      "1 caller: the status call alone (stand-in) p50/p95/p99 ms",
+      lat(w.oneCaller.statusCallMs),
+    );
     row(
       "webhook",
       "Midtrans status call alone (stand-in) p50/p95/p99 ms",
@@ -463,6 +575,66 @@ function printTable(
     );
     row("emails", "attempts per invite (count)", JSON.stringify(e.attempts));
   }
+  const h = results.hot_path;
+  if (h) {
+    row(
+      "hot path",
+      "database ms: pay + assign (auto_explain duration, medians)",
+      `${h.databaseMs.pay} + ${h.databaseMs.assign} = ${h.databaseMs.total}`,
+      "budget 2 ms",
+    );
+    row(
+      "hot path",
+      "1 caller ms: pay / assign / select 1",
+      `${h.oneCaller.pay} / ${h.oneCaller.assign} / ${h.oneCaller.select1}`,
+    );
+    row(
+      "hot path",
+      "1 caller: assign p50 / constrained UPDATE p50 ms",
+      `${h.oneCaller.assign} / ${h.oneCaller.constrainedUpdate}`,
+      `${x(h.oneCaller.assignVsUpdate)} (bar 1.5x)`,
+    );
+    row(
+      "hot path",
+      "server-side: assign / constrained UPDATE ms (medians)",
+      `${h.oneCaller.serverAssign} / ${h.oneCaller.serverUpdate}`,
+      x(h.oneCaller.serverAssignVsUpdate),
+    );
+  }
+  const m = results.messages;
+  if (m) {
+    row(
+      "messages",
+      `${m.settlements} settlements, email + WhatsApp: seconds until the last email / WhatsApp`,
+      `${m.lastEmailSeconds} / ${m.lastWhatsAppSeconds}`,
+      `${m.remindersQueued} reminders queued`,
+    );
+    row(
+      "messages",
+      "notification-to-inbox p50/p95/p99 ms",
+      lat(m.notificationToInboxMs),
+    );
+    row(
+      "messages",
+      "notification-to-WhatsApp p50/p95/p99 ms",
+      lat(m.notificationToWhatsAppMs),
+    );
+    row(
+      "messages",
+      "webhook req/s with contacts / without (ratio)",
+      `${m.webhookPerSecond} / ${m.webhookPerSecondWithoutContacts}`,
+      x(m.webhookRatio),
+    );
+    row(
+      "messages",
+      "lost / duplicates: email, WhatsApp",
+      `${m.emails.lost} / ${m.emails.duplicates}, ${m.whatsapp.lost} / ${m.whatsapp.duplicates}`,
+      m.emails.lost + m.emails.duplicates + m.whatsapp.lost +
+            m.whatsapp.duplicates === 0
+        ? "ok"
+        : "FAILED",
+    );
+  }
   const widths = lines[0].map((_, i) =>
     Math.max(...lines.map((l) => l[i].length))
   );
@@ -482,4 +654,11 @@ function printTable(
   );
   console.log(out.join("\n"));
   console.log(`seconds per benchmark: ${JSON.stringify(seconds)}`);
+  if (h) {
+    console.log(
+      `\nhot path, statement by statement (${
+        h.rounds / 2
+      } rounds, analyze on):\n${hotPathTable(h)}`,
+    );
+  }
 }

@@ -96,7 +96,7 @@ export function optimumStranded(slots: Slot[], k: number): number {
 }
 
 /** The shipped policy: real assign_meeting_link calls, one paid booking at a time. */
-async function shippedStranded(
+export async function shippedStranded(
   sql: Sql,
   slots: Slot[],
   k: number,

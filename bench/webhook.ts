@@ -23,6 +23,7 @@ const NOTIFICATIONS = quick ? 300 : 1_000;
 const CALLERS = 32;
 const LINKS = 10;
 const AMOUNT = "150000.00";
+const ONE_CALLER = quick ? 50 : 200;
 
 export interface WebhookResult {
   notifications: number;
@@ -31,6 +32,8 @@ export interface WebhookResult {
   responseMs: Latency;
   /** The Get Status call alone (the stand-in, same callers): the confirmation's share. */
   statusCallMs: Latency;
+  /** One caller at a time (fresh orders, each in an hour of its own): the service time. */
+  oneCaller: { responseMs: Latency; statusCallMs: Latency };
   statuses: Record<string, number>;
   allLinkedSeconds: number;
   linked: number;
@@ -77,6 +80,52 @@ async function pendingBookings(sql: Sql): Promise<string[]> {
       lateral (select timestamptz '2031-09-01 00:00Z' + (i / ${LINKS}) * interval '1 hour' as s) t
     returning order_id`;
   return rows.map((row) => row.order_id);
+}
+
+/**
+ * Settlements one at a time, each of a booking in an hour of its own (counted apart), then their
+ * status calls alone, one at a time: the stand-in's share of the one-caller answer.
+ */
+async function oneCaller(
+  sql: Sql,
+): Promise<{ responseMs: Latency; statusCallMs: Latency }> {
+  const rows = await sql<{ order_id: string }[]>`
+    insert into public.bookings (order_id, starts_at, ends_at, amount)
+    select 'webhook-one-' || i, s, s + interval '1 hour', ${AMOUNT}::numeric
+    from generate_series(0, ${ONE_CALLER - 1}::int) as i,
+      lateral (select timestamptz '2032-09-01 00:00Z' + i * interval '1 hour' as s) t
+    returning order_id`;
+  const notifications = await settlementsAtMidtrans(
+    rows.map((row) => row.order_id),
+    AMOUNT,
+    "bench-one",
+    CALLERS,
+  );
+  const run = await load(
+    notifications.length,
+    1,
+    (i) => postFunction("midtrans-webhook", notifications[i]),
+  );
+  const statusCalls = await load(
+    notifications.length,
+    1,
+    (i) => statusCall(notifications[i].transaction_id),
+  );
+  return {
+    responseMs: summarize(run.latencies),
+    statusCallMs: summarize(statusCalls.latencies),
+  };
+}
+
+/** The webhook's Get Status call, made directly to the stand-in. */
+async function statusCall(transactionId: string) {
+  const response = await fetch(
+    `${env.midtransApiUrl}/v2/${transactionId}/status`,
+    {
+      headers: { authorization: `Basic ${btoa(`${env.midtransServerKey}:`)}` },
+    },
+  );
+  return response.status === 200 && await response.json();
 }
 
 export async function webhook(sql: Sql): Promise<WebhookResult> {
@@ -138,12 +187,14 @@ export async function webhook(sql: Sql): Promise<WebhookResult> {
            count(meeting_link_id)::int as linked,
            count(*) filter (where needs_manual_link)::int as flagged
     from public.bookings`;
+  const oneCallerRun = await oneCaller(sql);
   return {
     notifications: notifications.length,
     callers: CALLERS,
     perSecond: run.perSecond,
     responseMs: summarize(run.latencies),
     statusCallMs: summarize(statusCalls.latencies),
+    oneCaller: oneCallerRun,
     statuses: tally(
       run.results,
       (r) => r.status === 200 ? "200" : `${r.status} ${r.error}`,

@@ -525,6 +525,7 @@ stop_tracked() {
 # functions need to reach it, and passes its pid to stack_track; then call it here.
 start_services() { # log dir
   start_midtrans_sandbox "$1"
+  start_whatsapp_sandbox "$1"
   start_maildev "$1"
 }
 
@@ -544,6 +545,26 @@ start_midtrans_sandbox() { # log dir
     if ! kill -0 "$pid" 2>/dev/null || ((SECONDS >= deadline)); then
       tail -n 20 "$1/midtrans_sandbox.log" >&2
       die "the Midtrans sandbox stand-in did not start on port $port"
+    fi
+    sleep 0.2
+  done
+}
+
+# The WhatsApp Cloud API stand-in (scripts/whatsapp_sandbox.ts): what send-booking-emails sends
+# WhatsApp messages to, calling the whatsapp-webhook function back with signed statuses. On
+# WHATSAPP_SANDBOX_PORT; the functions reach it through WHATSAPP_API_URL.
+start_whatsapp_sandbox() { # log dir
+  local port="${WHATSAPP_SANDBOX_PORT:?WHATSAPP_SANDBOX_PORT is not set}" pid deadline=$((SECONDS + 30))
+  WHATSAPP_SANDBOX_HOST=127.0.0.1 WHATSAPP_WEBHOOK_URL="$SUPABASE_URL/functions/v1/whatsapp-webhook" \
+    "$DENO" run --no-prompt --allow-net --allow-env "$ROOT/scripts/whatsapp_sandbox.ts" \
+    >>"$1/whatsapp_sandbox.log" 2>&1 </dev/null 9>&- &
+  pid=$!
+  stack_track "$pid"
+  export WHATSAPP_API_URL="http://127.0.0.1:$port"
+  until [ "$(http_status "$port" /_sandbox/health 2>/dev/null)" = 200 ]; do
+    if ! kill -0 "$pid" 2>/dev/null || ((SECONDS >= deadline)); then
+      tail -n 20 "$1/whatsapp_sandbox.log" >&2
+      die "the WhatsApp stand-in did not start on port $port"
     fi
     sleep 0.2
   done
@@ -608,7 +629,7 @@ $extra"
 # The functions server (and the services it calls) against the stack's database; sets FUNCTIONS_PID.
 stack_up_functions() { # api port, db port
   # The URLs always point at this stack; keys and MIDTRANS_SERVER_KEY may be overridden.
-  unset SUPABASE_URL SUPABASE_DB_URL
+  unset SUPABASE_URL SUPABASE_DB_URL WHATSAPP_API_URL
   export_function_env "$1" "$2"
   start_services "$STACK_WORK"
   start_functions_server "$1" "$STACK_WORK/functions.log"

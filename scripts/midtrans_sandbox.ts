@@ -11,7 +11,8 @@
 //        transaction_status, gross_amount, status_code, fraud_status, payment_type, currency...).
 //        It becomes what the status API answers. Left out: status_code follows transaction_status,
 //        transaction_id stays that of the order's transaction (or a new one), currency is IDR.
-//        signature_key is added with the server key. Answers 200 with the stored object.
+//        signature_key is added with the server key. Answers 200 with the stored object; with
+//        ?notify, notifies the webhook at once and answers as POST .../notify does.
 //   POST /_sandbox/transactions/{order_id}/notify  POSTs the current status, signed, to the webhook
 //        as Midtrans does; answers {"status": <webhook's HTTP status>, "body": <its JSON>}.
 //   PUT  /_sandbox/fault {"mode": "none" | "hang" | "error"}   the status API answers normally,
@@ -244,7 +245,7 @@ async function notify(orderId: string): Promise<Response> {
 }
 
 async function route(request: Request): Promise<Response> {
-  const { pathname } = new URL(request.url);
+  const { pathname, searchParams } = new URL(request.url);
   const method = request.method;
   let match = /^\/v2\/([^/]+)\/status$/.exec(pathname);
   if (match && method === "GET") {
@@ -252,7 +253,10 @@ async function route(request: Request): Promise<Response> {
   }
   match = /^\/_sandbox\/transactions\/([^/]+)$/.exec(pathname);
   if (match && method === "PUT") {
-    return await putTransaction(decodeURIComponent(match[1]), request);
+    const stored = await putTransaction(decodeURIComponent(match[1]), request);
+    // ?notify: the customer pays and Midtrans notifies, in one call.
+    if (!searchParams.has("notify") || !stored.ok) return stored;
+    return await notify(decodeURIComponent(match[1]));
   }
   match = /^\/_sandbox\/transactions\/([^/]+)\/notify$/.exec(pathname);
   if (match && method === "POST") {

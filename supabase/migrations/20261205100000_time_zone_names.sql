@@ -3,6 +3,9 @@
 -- booking. A foreign key probes one index, and only when customer_time_zone is set or changed.
 -- The names accepted are the same: today's rule, evaluated once per name here.
 
+-- Every lock below is taken with a bounded wait: a queued ACCESS EXCLUSIVE would stall payments.
+set lock_timeout = '1s';
+
 create table public.time_zone_names (
   name text constraint time_zone_names_pkey primary key
 );
@@ -53,7 +56,6 @@ revoke execute on function public.refresh_time_zone_names() from anon, authentic
 
 select count(*) from public.refresh_time_zone_names();
 
-set lock_timeout = '1s';
 alter table public.bookings
   add constraint bookings_customer_time_zone_is_known foreign key (customer_time_zone)
     references public.time_zone_names (name) not valid;

@@ -13,6 +13,7 @@ import {
   SpawnedMailDev,
   spawnFunctionsServer,
   type Sql,
+  withoutReminders,
 } from "../support/mod.ts";
 
 const FROM = "Meeting links <bookings@example.com>";
@@ -24,6 +25,8 @@ async function paidBookings(
   count: number,
 ): Promise<string[]> {
   await resetData(sql);
+  // These tests count the one email per change; reminders have tests of their own.
+  await withoutReminders(sql);
   await addLinks(sql, count);
   const rows = await sql<{ customer_email: string }[]>`
     insert into bookings (order_id, starts_at, ends_at, amount, customer_email, locale)
@@ -85,6 +88,7 @@ Deno.test("MailDev stopped for a while: every email is delivered after it return
       failed: 0,
       skipped: 0,
       lostLease: 0,
+      whatsapp: { sent: 0, retrying: 0, failed: 0, skipped: 0, lostLease: 0 },
     });
     const [waiting] =
       await sql`select count(*)::int as n, min(attempts) as min, max(attempts) as max,
@@ -113,6 +117,7 @@ Deno.test("MailDev stopped for a while: every email is delivered after it return
       failed: 0,
       skipped: 0,
       lostLease: 0,
+      whatsapp: { sent: 0, retrying: 0, failed: 0, skipped: 0, lostLease: 0 },
     });
     assert.equal((await drain(server.url)).body.sent, 0);
 

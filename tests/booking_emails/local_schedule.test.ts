@@ -8,6 +8,7 @@ import {
   Mailbox,
   outbox,
   resetData,
+  withoutReminders,
 } from "../support/mod.ts";
 
 Deno.test("the local email schedule sends what SQL alone queued, within its interval", async () => {
@@ -46,6 +47,7 @@ Deno.test("the local email schedule sends what SQL alone queued, within its inte
   };
   try {
     await resetData(sql);
+    await withoutReminders(sql);
     await mailbox.clear();
     await addLinks(sql, 1);
     await sql`insert into bookings (order_id, starts_at, ends_at, amount, customer_email, locale)

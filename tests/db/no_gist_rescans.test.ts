@@ -62,16 +62,22 @@ async function exercise(sql: Sql, withStatistics: boolean): Promise<void> {
     select 'gst-new-' || i, '2031-03-02 10:15Z', '2031-03-02 11:15Z', 1000,
       case when i <= 4 then 'paid' else 'pending' end
     from generate_series(1, 6) i`;
+  // Checkouts: pending bookings that hold links.
+  await sql`
+    insert into bookings (order_id, starts_at, ends_at, amount)
+    select 'gst-hold-' || i, '2031-03-04 10:00Z', '2031-03-04 11:00Z', 1000
+    from generate_series(1, 3) i`;
   if (withStatistics) {
-    await sql`analyze bookings, meeting_links_pool, midtrans_notifications, double_booking_checks`;
+    await sql`analyze bookings, meeting_links_pool, midtrans_notifications, double_booking_checks,
+      meeting_link_holds`;
   } else {
     // As on freshly created tables: no statistics, no size estimate.
     await sql`delete from pg_statistic where starelid in ('bookings'::regclass,
       'meeting_links_pool'::regclass, 'midtrans_notifications'::regclass,
-      'double_booking_checks'::regclass)`;
+      'double_booking_checks'::regclass, 'meeting_link_holds'::regclass)`;
     await sql`update pg_class set reltuples = -1, relpages = 0 where oid in ('bookings'::regclass,
       'meeting_links_pool'::regclass, 'midtrans_notifications'::regclass,
-      'double_booking_checks'::regclass)`;
+      'double_booking_checks'::regclass, 'meeting_link_holds'::regclass)`;
   }
 
   await sql`select * from assign_meeting_link((select id from bookings where order_id = 'gst-new-1'))`;
@@ -108,12 +114,43 @@ async function exercise(sql: Sql, withStatistics: boolean): Promise<void> {
   // The customer's emails: an address, a move, the invite the deferred trigger writes (fired
   // here by hand, as this exercise never commits), its delivery claim.
   await sql`select * from refresh_time_zone_names()`;
-  await sql`update bookings set customer_email = 'gst@example.com' where order_id = 'gst-new-1'`;
+  await sql`update bookings set customer_email = 'gst@example.com', customer_phone = '+6281200000000',
+    customer_whatsapp_opt_in = true where order_id = 'gst-new-1'`;
   await sql`select * from reschedule_booking(
     (select id from bookings where order_id = 'gst-new-1'), '2031-03-03 10:15Z', '2031-03-03 11:15Z')`;
   await sql`set constraints all immediate`;
   await sql`set constraints all deferred`;
   await sql`select * from claim_booking_emails(10, '1 minute', 'example.com')`;
+  // WhatsApp: the claim, Meta's answer, its statuses.
+  const [message] =
+    await sql`select * from claim_whatsapp_messages(10, '1 minute')`;
+  await sql`select finish_whatsapp_message(${message.id}, ${message.lease_token},
+    'wamid.gst', null)`;
+  await sql`select * from record_whatsapp_statuses(${
+    sql.json([{
+      wamid: "wamid.gst",
+      status: "read",
+      at: "2031-03-01T00:00:00Z",
+    }])
+  })`;
+  // Holds: two held, one held again, availability, an expired hold another takes, a held booking
+  // paid by hand, one that expires, the sweep's cleanup, the endpoint's rate limit.
+  const hold = (n: number) =>
+    sql`select * from hold_meeting_link(
+      (select id from bookings where order_id = ${"gst-hold-" + n}), 15)`;
+  await hold(1);
+  await hold(2);
+  await hold(1);
+  await sql`select * from meeting_link_availability(array[
+    '[2031-03-04 10:00Z, 2031-03-04 11:00Z)', '[2031-03-04 12:00Z, 2031-03-05 12:00Z)',
+    '[2031-03-02 10:00Z, 2031-03-02 10:30Z)']::tstzrange[])`;
+  await sql`update meeting_link_holds set held_until = now() - interval '1 minute'
+    where booking_id = (select id from bookings where order_id = 'gst-hold-2')`;
+  await hold(3);
+  await sql`update bookings set payment_status = 'paid' where order_id = 'gst-hold-1'`;
+  await sql`update bookings set payment_status = 'expired' where order_id = 'gst-hold-3'`;
+  await sql`select assign_pending_meeting_links()`;
+  await sql`select take_rate_limit_token('gst', 1), take_rate_limit_token('gst', 1)`;
 }
 
 for (const withStatistics of [false, true]) {

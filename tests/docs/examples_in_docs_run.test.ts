@@ -1,8 +1,8 @@
 // Every sql and sh block in the README, docs/, bench/README.md and tests/README.md runs against
 // the stack under test, unless an HTML comment right above it says why it does not
 // (`<!-- not run: <reason> -->`). A file's blocks run in order, after the local seed, with the
-// dev stack's addresses (127.0.0.1:54321, :54322, the Midtrans stand-in's :54326 and MailDev's
-// :54324) replaced by the test stack's. An sh block's
+// dev stack's addresses (127.0.0.1:54321, :54322, the Midtrans stand-in's :54326, MailDev's :54324
+// and the WhatsApp stand-in's :54327) replaced by the test stack's. An sh block's
 // `# {...}` and `# HTTP/...` comment lines are the answers it shows: the block's output must
 // contain each of them, in order, where `...` stands for any text.
 import assert from "node:assert/strict";
@@ -64,7 +64,8 @@ function forTestStack(code: string): string {
     .replaceAll("127.0.0.1:54321", api.host)
     .replaceAll("127.0.0.1:54322", `${db.hostname}:${db.port}`)
     .replaceAll("127.0.0.1:54326", midtrans.host)
-    .replaceAll("127.0.0.1:54324", new URL(new Mailbox().url).host);
+    .replaceAll("127.0.0.1:54324", new URL(new Mailbox().url).host)
+    .replaceAll("127.0.0.1:54327", new URL(env.whatsappApiUrl).host);
 }
 
 async function run(

@@ -4,7 +4,10 @@ import { type Sql } from "./db.ts";
 import { callFunction } from "./http.ts";
 
 export type Customer = {
-  email: string;
+  email: string | null;
+  /** E.164; messages go there only with `whatsapp` (the opt-in). */
+  phone?: string;
+  whatsapp?: boolean;
   name?: string;
   locale?: "en" | "id";
   timeZone?: string;
@@ -19,17 +22,29 @@ export async function createCustomerBooking(
 ): Promise<string> {
   const [{ id }] = await sql<{ id: string }[]>`
     insert into bookings (order_id, amount, starts_at, ends_at, customer_email, customer_name,
-      locale, customer_time_zone)
+      locale, customer_time_zone, customer_phone, customer_whatsapp_opt_in)
     values (${orderId}, 150000, ${slot.startsAt}, ${slot.endsAt}, ${customer.email},
       ${customer.name ?? null}, ${customer.locale ?? "id"},
-      ${customer.timeZone ?? "Asia/Jakarta"})
+      ${customer.timeZone ?? "Asia/Jakarta"}, ${customer.phone ?? null},
+      ${customer.whatsapp ?? false})
     returning id`;
   return id;
 }
 
 export type DrainAnswer = {
   status: number;
-  body: { sent?: number; retrying?: number; failed?: number; error?: string };
+  body: {
+    sent?: number;
+    retrying?: number;
+    failed?: number;
+    error?: string;
+    whatsapp?: {
+      sent: number;
+      retrying: number;
+      failed: number;
+      skipped: number;
+    };
+  };
 };
 
 /** POSTs to send-booking-emails as the schedule does. */
@@ -60,6 +75,6 @@ export type OutboxRow = {
 export async function outbox(sql: Sql, orderId: string): Promise<OutboxRow[]> {
   const rows = await sql<OutboxRow[]>`
     select kind, status, recipient, calendar_sequence, message_id, attempts
-    from booking_emails where order_id = ${orderId} order by id`;
+    from booking_emails where order_id = ${orderId} and kind <> 'reminder' order by id`;
   return rows.map((row) => ({ ...row }));
 }

@@ -3,8 +3,16 @@
 import type { Sql } from "./db.ts";
 
 export async function resetData(sql: Sql): Promise<void> {
-  await sql`truncate public.midtrans_notifications, public.booking_emails, public.bookings,
-    public.meeting_links_pool`;
+  // The settings row is kept; a test that changed it gets the defaults back.
+  await sql`update public.booking_message_settings set reminder_offsets = default`;
+  await sql`truncate public.midtrans_notifications, public.booking_emails,
+    public.booking_whatsapp_messages, public.meeting_link_holds, public.api_rate_limits,
+    public.bookings, public.meeting_links_pool`;
+}
+
+/** No reminders until the next resetData: for tests about the one email a change queues. */
+export async function withoutReminders(sql: Sql): Promise<void> {
+  await sql`update public.booking_message_settings set reminder_offsets = '{}'`;
 }
 
 /** A valid Meet link for the number n: the digits spelled as letters (0 → a ... 9 → j). */

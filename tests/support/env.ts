@@ -27,6 +27,11 @@ export interface StackEnv {
   midtransServerKey: string;
   /** The Midtrans sandbox stand-in the webhook confirms notifications with (MIDTRANS_API_URL). */
   midtransApiUrl: string;
+  /** The WhatsApp Cloud API stand-in send-booking-emails sends to (WHATSAPP_API_URL). */
+  whatsappApiUrl: string;
+  /** What whatsapp-webhook checks signatures and the handshake with (fake, local only). */
+  whatsappAppSecret: string;
+  whatsappVerifyToken: string;
   /** Pid of the functions server scripts/test started, if any. */
   functionsServerPid?: number;
 }
@@ -54,6 +59,9 @@ function load(): StackEnv {
     jwtSecret: get("SUPABASE_JWT_SECRET"),
     midtransServerKey: get("MIDTRANS_SERVER_KEY"),
     midtransApiUrl: get("MIDTRANS_API_URL").replace(/\/+$/, ""),
+    whatsappApiUrl: get("WHATSAPP_API_URL").replace(/\/+$/, ""),
+    whatsappAppSecret: get("WHATSAPP_APP_SECRET"),
+    whatsappVerifyToken: get("WHATSAPP_VERIFY_TOKEN"),
     functionsServerPid: Number.isInteger(pid) && pid > 0 ? pid : undefined,
   };
 }

@@ -8,6 +8,7 @@ export {
   insertBookings,
   meetLink,
   resetData,
+  withoutReminders,
 } from "./data.ts";
 export {
   type BookingState,
@@ -59,3 +60,15 @@ export { callInProcess, downDatabaseUrl } from "./in_process.ts";
 export { signJwt } from "./jwt.ts";
 export { prng } from "./random.ts";
 export { freePort, spawnFunctionsServer, testPostgres } from "./server.ts";
+export {
+  catalogDifferences,
+  type CatalogSnapshot,
+  catalogSnapshot,
+} from "./catalog.ts";
+export {
+  postToWhatsAppWebhook,
+  type SandboxMessage,
+  signWhatsApp,
+  statusCallback,
+  WhatsAppSandbox,
+} from "./whatsapp.ts";

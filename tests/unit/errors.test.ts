@@ -62,6 +62,18 @@ Deno.test("toHttpError maps each kind of failure to its code", async (t) => {
       409,
     ],
     [
+      "22008 (a date-time the calendar does not have)",
+      sqlError("22008"),
+      "invalid_request",
+      400,
+    ],
+    [
+      "MLPND (hold_meeting_link: not pending)",
+      sqlError("MLPND"),
+      "booking_not_pending",
+      409,
+    ],
+    [
       "22P05 (U+0000 in text or jsonb)",
       sqlError("22P05"),
       "invalid_request",

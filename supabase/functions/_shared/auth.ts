@@ -20,12 +20,15 @@ const forbidden = () =>
     "This key may not call this function; use the service-role key.",
   );
 
-// The project's sb_secret_ keys, read as @supabase/server reads them: a JSON object of named
-// keys, or one key.
-function secretKeys(env: Env): Record<string, string> {
-  const single = env.get("SUPABASE_SECRET_KEY");
+// The project's sb_secret_ (or sb_publishable_) keys, read as @supabase/server reads them: a
+// JSON object of named keys, or one key.
+function projectKeys(
+  env: Env,
+  kind: "SECRET" | "PUBLISHABLE" = "SECRET",
+): Record<string, string> {
+  const single = env.get(`SUPABASE_${kind}_KEY`);
   try {
-    return JSON.parse(env.get("SUPABASE_SECRET_KEYS") ?? "null") ??
+    return JSON.parse(env.get(`SUPABASE_${kind}_KEYS`) ?? "null") ??
       (single ? { default: single } : {});
   } catch {
     return {};
@@ -54,7 +57,7 @@ export async function requireServiceRole(
   for (const key of presented.filter((key) => key.startsWith("sb_secret_"))) {
     const { error } = await verifyCredentials({ token: null, apikey: key }, {
       auth: "secret:*",
-      env: { url: env.get("SUPABASE_URL"), secretKeys: secretKeys(env) },
+      env: { url: env.get("SUPABASE_URL"), secretKeys: projectKeys(env) },
     });
     if (!error) return;
   }
@@ -64,4 +67,48 @@ export async function requireServiceRole(
     throw forbidden();
   }
   throw unauthorized();
+}
+
+/**
+ * For endpoints a browser calls (availability): a publishable key (or the legacy anon JWT) is
+ * enough, and a service-role credential is accepted too. Answers which kind came.
+ */
+export async function requirePublicKey(
+  req: Request,
+  env: Env = Deno.env,
+): Promise<"public" | "service_role"> {
+  try {
+    await requireServiceRole(req, env);
+    return "service_role";
+  } catch (error) {
+    if (!(error instanceof HttpError)) throw error;
+  }
+  const bearer = req.headers.get("authorization")?.match(/^Bearer (\S+)$/i)
+    ?.[1];
+  const presented = [bearer, req.headers.get("apikey")].filter((
+    key,
+  ): key is string => !!key);
+  const anonKey = env.get("SUPABASE_ANON_KEY");
+  if (anonKey && presented.some((key) => constantTimeEqual(key, anonKey))) {
+    return "public";
+  }
+  for (
+    const key of presented.filter((key) => key.startsWith("sb_publishable_"))
+  ) {
+    const { error } = await verifyCredentials({ token: null, apikey: key }, {
+      auth: "publishable:*",
+      env: {
+        url: env.get("SUPABASE_URL"),
+        publishableKeys: projectKeys(env, "PUBLISHABLE"),
+      },
+    });
+    if (!error) return "public";
+  }
+  if (presented.some((key) => JWT_SHAPE.test(key) || API_KEY_SHAPE.test(key))) {
+    throw new HttpError("forbidden", "This key may not call this function.");
+  }
+  throw new HttpError(
+    "unauthorized",
+    "Send the publishable key as apikey (or the secret key).",
+  );
 }

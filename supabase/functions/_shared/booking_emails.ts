@@ -171,6 +171,17 @@ export async function drainBookingEmails(
       let status: string | null;
       if (email.kind === "ops_alert" && !config.opsEmail) {
         status = await finish(sql, env, email, null, true);
+      } else if (
+        email.kind === "reminder" && email.starts_at.getTime() <= Date.now()
+      ) {
+        // A reminder is never sent once its meeting has started.
+        status = await finish(
+          sql,
+          env,
+          email,
+          "the meeting started before it was sent",
+          true,
+        );
       } else {
         let error: string | null = null;
         try {

@@ -11,7 +11,7 @@ import ical, {
 export type BookingEmail = {
   id: string;
   booking_id: string;
-  kind: "invite" | "link_pending" | "cancellation" | "ops_alert";
+  kind: "invite" | "link_pending" | "cancellation" | "reminder" | "ops_alert";
   recipient: string | null;
   order_id: string;
   starts_at: Date;
@@ -138,6 +138,7 @@ type Words = {
     newLink: (date: string) => string;
     linkPending: string;
     cancellation: (date: string) => string;
+    reminder: (date: string) => string;
   };
   paid: (when: string) => string;
   moved: (when: string, previous: string) => string;
@@ -149,6 +150,7 @@ type Words = {
   linkPendingMoved: (when: string, previous: string) => string;
   cancelled: (when: string) => string;
   linkVoid: (link: string) => string;
+  reminder: (when: string) => string;
   summary: string;
 };
 
@@ -161,6 +163,7 @@ const WORDS: Record<"en" | "id", Words> = {
       newLink: (date) => `New meeting link for your meeting on ${date}`,
       linkPending: "Payment received: your meeting link will follow",
       cancellation: (date) => `Cancelled: your meeting on ${date}`,
+      reminder: (date) => `Reminder: your meeting on ${date}`,
     },
     paid: (when) => `Your payment is confirmed. Your meeting is on ${when}.`,
     moved: (when, previous) =>
@@ -178,6 +181,7 @@ const WORDS: Record<"en" | "id", Words> = {
     cancelled: (when) =>
       `Your booking for ${when} is no longer paid (it was refunded or cancelled), so this meeting is cancelled.`,
     linkVoid: (link) => `The link ${link} no longer works for it.`,
+    reminder: (when) => `A reminder: your meeting is on ${when}.`,
     summary: "Meeting (Google Meet)",
   },
   id: {
@@ -188,6 +192,7 @@ const WORDS: Record<"en" | "id", Words> = {
       newLink: (date) => `Tautan baru untuk rapat Anda pada ${date}`,
       linkPending: "Pembayaran diterima: tautan rapat akan menyusul",
       cancellation: (date) => `Dibatalkan: rapat Anda pada ${date}`,
+      reminder: (date) => `Pengingat: rapat Anda pada ${date}`,
     },
     paid: (when) =>
       `Pembayaran Anda sudah kami terima. Rapat Anda pada ${when}.`,
@@ -206,6 +211,7 @@ const WORDS: Record<"en" | "id", Words> = {
     cancelled: (when) =>
       `Pemesanan Anda untuk ${when} tidak lagi lunas (dana dikembalikan atau dibatalkan), jadi rapat ini dibatalkan.`,
     linkVoid: (link) => `Tautan ${link} tidak berlaku lagi untuk rapat ini.`,
+    reminder: (when) => `Pengingat: rapat Anda pada ${when}.`,
     summary: "Rapat (Google Meet)",
   },
 };
@@ -216,6 +222,8 @@ function subject(email: BookingEmail, words: Words, date: string): string {
       return words.subjects.linkPending;
     case "cancellation":
       return words.subjects.cancellation(date);
+    case "reminder":
+      return words.subjects.reminder(date);
     default:
       return email.previous_meeting_link
         ? words.subjects.newLink(date)
@@ -243,6 +251,11 @@ function body(
       return [
         { text: words.cancelled(when) },
         ...(link ? [{ text: words.linkVoid(link), link }] : []),
+      ];
+    case "reminder":
+      return [
+        { text: words.reminder(when) },
+        { text: words.join(link ?? ""), link: link ?? undefined },
       ];
     default:
       return [

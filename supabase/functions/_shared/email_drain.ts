@@ -3,14 +3,19 @@
 import { db, withTimeout } from "./db.ts";
 import type { Env } from "./env.ts";
 
-/** Whether an email of the booking waits to be sent now (the commit that just ended queued it). */
+/**
+ * Whether a message of the booking, email or WhatsApp, waits to be sent now (the commit that just
+ * ended queued it). Reminders are due later: the schedule sends them, so they ask for no drain.
+ */
 async function bookingHasDueEmail(
   bookingId: string,
   env: Env = Deno.env,
 ): Promise<boolean> {
   const [row] = await withTimeout<{ due: boolean }>(
     db(env)`select exists (select 1 from public.booking_emails e
-      where e.booking_id = ${bookingId} and e.status = 'pending' and e.due_at <= now()) as due`,
+        where e.booking_id = ${bookingId} and e.status = 'pending' and e.due_at <= now())
+      or exists (select 1 from public.booking_whatsapp_messages m
+        where m.booking_id = ${bookingId} and m.status = 'pending' and m.due_at <= now()) as due`,
     env,
   );
   return row.due;

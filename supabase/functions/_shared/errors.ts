@@ -8,10 +8,12 @@ export const ERRORS = {
   invalid_request: 400,
   /** No credential at all (assign-meeting-link). */
   unauthorized: 401,
-  /** signature_key missing or not Midtrans's for this notification. */
+  /** Midtrans's signature_key, or WhatsApp's X-Hub-Signature-256, missing or wrong. */
   invalid_signature: 401,
   /** A real key that is not the service role's (anon, a user's JWT, publishable). */
   forbidden: 403,
+  /** whatsapp-webhook's GET handshake without hub.mode=subscribe and the verify token. */
+  verification_failed: 403,
   booking_not_found: 404,
   /** A signed notification for an order no booking has; it is stored, and applied on retry. */
   order_not_found: 404,
@@ -19,12 +21,16 @@ export const ERRORS = {
   transaction_not_found: 404,
   method_not_allowed: 405,
   booking_not_paid: 409,
+  /** hold-meeting-link: the booking is paid, failed, expired, cancelled or refunded. */
+  booking_not_pending: 409,
   /** Midtrans says the notification's transaction belongs to another order; nothing is stored. */
   transaction_order_mismatch: 409,
-  /** No link is free for the slot; the booking is flagged for a manual link. */
+  /** No link is free for the slot: assign flags the booking for a manual link; a hold writes nothing. */
   pool_exhausted: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  /** meeting-link-availability: this client asked too often; wait Retry-After seconds. */
+  rate_limited: 429,
   /** A bug; its cause is logged, never sent. */
   internal_error: 500,
   /** The deployment lacks a setting (a secret); named in the log. */
@@ -58,7 +64,10 @@ export class ConfigError extends Error {}
 const SQL_ERRORS: Record<string, { code: ErrorCode; message?: string }> = {
   ML404: { code: "booking_not_found" },
   ML409: { code: "booking_not_paid" },
+  MLPND: { code: "booking_not_pending" },
   MLMIS: { code: "transaction_order_mismatch" },
+  // A date the pattern admits but the calendar does not (2031-02-30).
+  "22008": { code: "invalid_request", message: "A date-time is out of range." },
   // Postgres text and jsonb cannot hold U+0000.
   "22P05": { code: "invalid_request", message: "Text may not contain U+0000." },
 };

@@ -15,13 +15,35 @@ export function json(body: unknown, status = 200): Response {
   return Response.json(body, { status, headers: CORS_HEADERS });
 }
 
+/** A failure answered by the handler itself, with extra headers (Retry-After). */
+export function failWith(
+  failure: HttpError,
+  headers: Record<string, string>,
+): Response {
+  return errorResponse(failure, {
+    ...CORS_HEADERS,
+    "Access-Control-Expose-Headers": Object.keys(headers).join(", "),
+    ...headers,
+  });
+}
+
 /** Fields a handler adds to its request's log line. */
 export type LogFields = Record<string, unknown>;
 
 type Handler = (req: Request, log: LogFields) => Promise<Response>;
 
 /** Wraps a POST handler: OPTIONS, 405, errors mapped to JSON, and a log line with its timing. */
-export function postHandler(functionName: string, handler: Handler) {
+export function postHandler(functionName: string, handle: Handler) {
+  return handler(functionName, ["POST"], handle);
+}
+
+/** Wraps a handler of these methods: OPTIONS, 405 for others, errors mapped to JSON, a log line. */
+export function handler(
+  functionName: string,
+  methods: string[],
+  handle: Handler,
+) {
+  const allow = [...methods, "OPTIONS"].join(", ");
   return async (req: Request): Promise<Response> => {
     const started = performance.now();
     // Every line has these, so log queries need no special cases.
@@ -31,15 +53,15 @@ export function postHandler(functionName: string, handler: Handler) {
       // As Supabase's CORS examples answer a preflight, but in JSON like every other answer.
       response = json({ ok: true });
       log.outcome = "preflight";
-    } else if (req.method !== "POST") {
+    } else if (!methods.includes(req.method)) {
       response = errorResponse(
-        new HttpError("method_not_allowed", "Use POST."),
-        { ...CORS_HEADERS, Allow: "POST, OPTIONS" },
+        new HttpError("method_not_allowed", `Use ${methods.join(" or ")}.`),
+        { ...CORS_HEADERS, Allow: allow },
       );
       log.outcome = "method_not_allowed";
     } else {
       try {
-        response = await handler(req, log);
+        response = await handle(req, log);
       } catch (error) {
         const failure = toHttpError(error);
         if (failure.status >= 500) {
@@ -100,7 +122,8 @@ export async function readJson(
   return body;
 }
 
-function hasLoneSurrogate(value: unknown): boolean {
+/** True when a JSON value holds half a surrogate pair, which no text column or jsonb can store. */
+export function hasLoneSurrogate(value: unknown): boolean {
   if (typeof value === "string") return !value.isWellFormed();
   if (typeof value !== "object" || value === null) return false;
   return Object.entries(value).some(([key, item]) =>

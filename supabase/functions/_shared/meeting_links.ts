@@ -50,3 +50,128 @@ export async function assignMeetingLink(
     alreadyAssigned: row.outcome === "already_assigned",
   };
 }
+
+// ---------------------------------------------------------------------------
+// Holds at checkout
+// ---------------------------------------------------------------------------
+
+export const HoldRequest = z.object({
+  bookingId: AssignRequest.shape.bookingId,
+  holdMinutes: z.int({ error: "must be a whole number of minutes" }).min(1, {
+    error: "must be at least 1",
+  }).max(1440, { error: "must be at most 1440 (a day)" }).default(15),
+}, {
+  error:
+    'The body must be a JSON object: {"bookingId": "<uuid>", "holdMinutes": 15}.',
+});
+
+export type Hold = {
+  bookingId: string;
+  held: true;
+  heldUntil: string;
+  alreadyHeld: boolean;
+};
+
+/** Reserves a link for a pending booking's slot; 409 pool_exhausted when none is free. */
+export async function holdMeetingLink(
+  bookingId: string,
+  holdMinutes: number,
+  env: Env = Deno.env,
+): Promise<Hold> {
+  const [row] = await withTimeout<
+    { held: boolean; held_until: Date | null; already_held: boolean }
+  >(
+    db(env)`select held, held_until, already_held
+      from public.hold_meeting_link(${bookingId}, ${holdMinutes})`,
+    env,
+  );
+  if (!row.held) {
+    throw new HttpError(
+      "pool_exhausted",
+      "No meeting link is free for this booking's slot; offer another slot.",
+      { bookingId },
+    );
+  }
+  return {
+    bookingId,
+    held: true,
+    heldUntil: row.held_until!.toISOString(),
+    alreadyHeld: row.already_held,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Availability
+// ---------------------------------------------------------------------------
+
+const MINUTE = 60_000;
+// ISO-8601 with a time zone, seconds optional (2031-05-05T10:00+07:00, ...T10:00:00.000Z).
+const instant = z.string({
+  error: (issue) =>
+    issue.input === undefined ? "is required" : "must be a string",
+}).regex(
+  /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$/,
+  { error: "must be an ISO-8601 date-time with a time zone" },
+).refine((value) => !Number.isNaN(Date.parse(value)), {
+  error: "must be an ISO-8601 date-time with a time zone",
+});
+
+export const AvailabilityRequest = z.object({
+  slots: z.array(
+    z.object({ startsAt: instant, endsAt: instant }).check((ctx) => {
+      const length = Date.parse(ctx.value.endsAt) -
+        Date.parse(ctx.value.startsAt);
+      if (length < MINUTE || length > 24 * 60 * MINUTE) {
+        ctx.issues.push({
+          code: "custom",
+          input: ctx.value,
+          path: ["endsAt"],
+          message: "must be 1 minute to 24 hours after startsAt",
+        });
+      }
+    }),
+    { error: "must be a list of {startsAt, endsAt}" },
+  ).min(1, { error: "must hold 1 to 500 slots" }).max(500, {
+    error: "must hold 1 to 500 slots",
+  }),
+}, {
+  error:
+    'The body must be a JSON object: {"slots": [{"startsAt": "...", "endsAt": "..."}]}.',
+});
+
+export type Slot = { startsAt: string; endsAt: string };
+
+/**
+ * Free links per slot, after taking a token from `client`'s bucket and then from the bucket of
+ * all clients (client null: not limited). Answers the seconds to wait instead when one is empty.
+ */
+export async function meetingLinkAvailability(
+  slots: Slot[],
+  client: string | null,
+  rates: { perMinute: number; allPerMinute: number },
+  env: Env = Deno.env,
+): Promise<{ retryAfter: number } | { free: number[] }> {
+  const slotsJson = JSON.stringify(slots);
+  // One round trip: the token, then (only if there was one) the counts.
+  const rows = await withTimeout<
+    { retry_after: number; slot_index: number | null; free: number | null }
+  >(
+    db(env)`
+      with token as (
+        select case when ${client}::text is null then 0
+          else coalesce(
+            nullif(public.take_rate_limit_token(${client}::text, ${rates.perMinute}::integer), 0),
+            public.take_rate_limit_token('*', ${rates.allPerMinute}::integer)) end as retry_after
+      )
+      select t.retry_after, a.slot_index, a.free
+      from token t
+      left join lateral public.meeting_link_availability(array(
+        select tstzrange((s ->> 'startsAt')::timestamptz, (s ->> 'endsAt')::timestamptz, '[)')
+        from jsonb_array_elements(${slotsJson}::text::jsonb) with ordinality as e(s, i)
+        order by e.i)) a on t.retry_after = 0
+      order by a.slot_index`,
+    env,
+  );
+  if (rows[0].retry_after > 0) return { retryAfter: rows[0].retry_after };
+  return { free: rows.map((row) => row.free!) };
+}

@@ -40,8 +40,12 @@ export function fetchWith(env: Env = Deno.env) {
     }
     if (recorded.needs_link && recorded.booking_id) {
       runInBackground(requestMeetingLink(recorded.booking_id, env));
-    } else if (recorded.outcome === "status_changed" && recorded.booking_id) {
-      // A booking that stops being paid may have queued its customer's cancellation: send it now.
+    } else if (
+      (recorded.outcome === "status_changed" || recorded.outcome === "paid") &&
+      recorded.booking_id
+    ) {
+      // A booking that stops being paid may have queued its customer's cancellation, and one
+      // paid with the link it held at checkout its invite: send it now.
       runInBackground(
         drainIfQueued(
           recorded.booking_id,

@@ -68,9 +68,10 @@ select plan(
   + 4                                                           -- a customer's columns
   + 2 * (select count(*)::int from system_functions)            -- per role and function
   + 2                                                           -- trying, per role
-  + 9 + 1                                                       -- service_role's functions
+  + 15 + 1                                                      -- service_role's functions
   + (select count(*)::int from system_relations where relkind = 'v')  -- its views
   + 4 + 4                                                       -- its notification log
+  + 2                                                           -- the WhatsApp outbox, the settings
   + 1                                                           -- its time zone names
 );
 
@@ -127,8 +128,8 @@ select results_eq($$select * from pg_temp.reachable() order by 1$$,
   'a signed-in user reaches nothing by trying but reading bookings and links (their own rows: see 31-)');
 reset role;
 
--- service_role: what the two functions call, the health check, and reading the views and the
--- notification log.
+-- service_role: what the functions call, the health check, and reading the views, the
+-- notification log and the holds.
 select ok(has_function_privilege('service_role', f, 'EXECUTE'), format('service_role can execute %s', f))
 from unnest(array['public.assign_meeting_link(uuid)', 'public.assign_pending_meeting_links()',
   'public.find_available_meeting_link(timestamptz, timestamptz)',
@@ -137,20 +138,29 @@ from unnest(array['public.assign_meeting_link(uuid)', 'public.assign_pending_mee
   'public.claim_booking_emails(integer, interval, text)',
   'public.finish_booking_email(bigint, uuid, text, boolean)',
   'public.resend_booking_email(bigint)',
-  'public.reschedule_booking(uuid, timestamptz, timestamptz)']::regprocedure[]) as f;
+  'public.reschedule_booking(uuid, timestamptz, timestamptz)',
+  'public.claim_whatsapp_messages(integer, interval)',
+  'public.finish_whatsapp_message(bigint, uuid, text, text, boolean, boolean)',
+  'public.record_whatsapp_statuses(jsonb)',
+  'public.resend_whatsapp_message(bigint)',
+  'public.hold_meeting_link(uuid, integer)',
+  'public.meeting_link_availability(tstzrange[])']::regprocedure[]) as f;
 select is(
   (select array_agg(f.name order by f.name) from system_functions f
    join pg_proc p on p.oid = f.oid
    where f.security_definer and p.prorettype <> 'trigger'::regtype
      and has_function_privilege('service_role', f.oid, 'EXECUTE')),
   array['assign_meeting_link(uuid)', 'assign_pending_meeting_links()',
-    'claim_booking_emails(integer,interval,text)',
+    'claim_booking_emails(integer,interval,text)', 'claim_whatsapp_messages(integer,interval)',
     'find_available_meeting_link(timestamp with time zone,timestamp with time zone)',
     'finish_booking_email(bigint,uuid,text,boolean)',
+    'finish_whatsapp_message(bigint,uuid,text,text,boolean,boolean)',
+    'hold_meeting_link(uuid,integer)', 'meeting_link_availability(tstzrange[])',
     'paid_bookings_sharing_a_link()', 'record_midtrans_notification(jsonb,jsonb)',
+    'record_whatsapp_statuses(jsonb)',
     'reschedule_booking(uuid,timestamp with time zone,timestamp with time zone)',
-    'resend_booking_email(bigint)'],
-  'the only security definer functions service_role can call are these nine (trigger functions run only as triggers)');
+    'resend_booking_email(bigint)', 'resend_whatsapp_message(bigint)'],
+  'the only security definer functions service_role can call are these fifteen (trigger functions run only as triggers)');
 select ok(has_table_privilege('service_role', s.oid, 'SELECT'), format('service_role can read %s', s.name))
 from system_relations s where s.relkind = 'v' order by s.name;
 select ok(has_table_privilege('service_role', 'public.midtrans_notifications', 'SELECT'),
@@ -158,6 +168,10 @@ select ok(has_table_privilege('service_role', 'public.midtrans_notifications', '
 select ok(not has_table_privilege('service_role', 'public.midtrans_notifications', p),
   format('service_role cannot %s the notification log', lower(p)))
 from unnest(array['INSERT', 'UPDATE', 'DELETE']) as p;
+select ok(has_table_privilege('service_role', t, 'SELECT')
+    and not has_table_privilege('service_role', t, 'INSERT, UPDATE, DELETE, TRUNCATE'),
+  format('service_role reads %s and writes it only through functions', t))
+from unnest(array['public.booking_whatsapp_messages', 'public.booking_message_settings']::regclass[]) as t;
 
 set local role service_role;
 select lives_ok($$select r.* from (select '{"order_id": "no-such-order", "transaction_id": "t-09",

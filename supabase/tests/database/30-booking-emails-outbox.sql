@@ -37,6 +37,9 @@ values ('e-defaults', '2030-01-01 10:00Z', '2030-01-01 11:00Z', 1, 'o''brien+x@e
 select is((select (customer_time_zone, locale)::text from bookings where order_id = 'e-defaults'),
   '(Asia/Jakarta,id)', 'defaults: Asia/Jakarta, Bahasa Indonesia; an apostrophe and + are valid');
 
+-- No reminders here (33-reminders-and-whatsapp-outbox.sql has them): each booking change queues its one email.
+update booking_message_settings set reminder_offsets = '{}';
+
 -- Links and bookings.
 insert into meeting_links_pool (id, meeting_link) values
   ('00000000-0000-0000-0000-00000000e001', 'https://meet.google.com/eml-aaaa-one'),
