@@ -13,6 +13,7 @@ import { guardCost, type GuardCostResult } from "./guard.ts";
 import { hotPath, type HotPathResult, hotPathTable } from "./hot_path.ts";
 import { availabilityCost, holdContention, holdPlacement } from "./holds.ts";
 import { emails, type EmailsResult } from "./emails.ts";
+import { majorOf, previousFigures } from "./figures.ts";
 import { messages, type MessagesResult } from "./messages.ts";
 import { placement, type PlacementResult } from "./placement.ts";
 import { scaling, type ScalingResult } from "./scaling.ts";
@@ -126,6 +127,7 @@ try {
   }
   if (wanted("messages")) {
     results.messages = await timed("messages", () => messages(sql));
+  }
   if (wanted("holds")) {
     results.holds = await timed("holds", async () => ({
       placement: await holdPlacement(sql),
@@ -167,6 +169,16 @@ try {
     );
     await Deno.rename(`${resultsPath}.tmp`, resultsPath);
     console.log(`\nwrote ${resultsPath}`);
+    console.log(
+      await previousFigures({
+        path: resultsPath,
+        mode: report.mode,
+        startedAt: report.startedAt,
+        major: majorOf(version),
+        versions: report.versions,
+        results,
+      }, resultsPath.slice(0, resultsPath.lastIndexOf("/"))),
+    );
   }
 } finally {
   await sql.end({ timeout: 5 });
@@ -575,30 +587,30 @@ function printTable(
     );
     row("emails", "attempts per invite (count)", JSON.stringify(e.attempts));
   }
-  const h = results.hot_path;
-  if (h) {
+  const hp = results.hot_path;
+  if (hp) {
     row(
       "hot path",
       "database ms: pay + assign (auto_explain duration, medians)",
-      `${h.databaseMs.pay} + ${h.databaseMs.assign} = ${h.databaseMs.total}`,
+      `${hp.databaseMs.pay} + ${hp.databaseMs.assign} = ${hp.databaseMs.total}`,
       "budget 2 ms",
     );
     row(
       "hot path",
       "1 caller ms: pay / assign / select 1",
-      `${h.oneCaller.pay} / ${h.oneCaller.assign} / ${h.oneCaller.select1}`,
+      `${hp.oneCaller.pay} / ${hp.oneCaller.assign} / ${hp.oneCaller.select1}`,
     );
     row(
       "hot path",
       "1 caller: assign p50 / constrained UPDATE p50 ms",
-      `${h.oneCaller.assign} / ${h.oneCaller.constrainedUpdate}`,
-      `${x(h.oneCaller.assignVsUpdate)} (bar 1.5x)`,
+      `${hp.oneCaller.assign} / ${hp.oneCaller.constrainedUpdate}`,
+      `${x(hp.oneCaller.assignVsUpdate)} (bar 1.5x)`,
     );
     row(
       "hot path",
       "server-side: assign / constrained UPDATE ms (medians)",
-      `${h.oneCaller.serverAssign} / ${h.oneCaller.serverUpdate}`,
-      x(h.oneCaller.serverAssignVsUpdate),
+      `${hp.oneCaller.serverAssign} / ${hp.oneCaller.serverUpdate}`,
+      x(hp.oneCaller.serverAssignVsUpdate),
     );
   }
   const m = results.messages;
@@ -654,11 +666,11 @@ function printTable(
   );
   console.log(out.join("\n"));
   console.log(`seconds per benchmark: ${JSON.stringify(seconds)}`);
-  if (h) {
+  if (hp) {
     console.log(
       `\nhot path, statement by statement (${
-        h.rounds / 2
-      } rounds, analyze on):\n${hotPathTable(h)}`,
+        hp.rounds / 2
+      } rounds, analyze on):\n${hotPathTable(hp)}`,
     );
   }
 }

@@ -6,6 +6,7 @@ import {
   addLinks,
   connect,
   paidBookingsSharingALink,
+  pollUntil,
   resetData,
   type Sql,
 } from "../support/mod.ts";
@@ -251,6 +252,8 @@ Deno.test("ten callers queued for the only free link after its holder rolls back
     max: 10,
     connection: { statement_timeout: 20_000 },
   });
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => release = resolve);
   try {
     await resetData(setup);
     const [link] = await addLinks(setup, 1, "cnv");
@@ -259,9 +262,10 @@ Deno.test("ten callers queued for the only free link after its holder rolls back
       select 'convoy-' || i, '2031-08-01 10:00Z', '2031-08-01 11:00Z', 1000, 'paid'
       from generate_series(1, 10) i
       returning id`).map((r) => r.id);
+    // Ten connections open before the calls, so all ten reach the database together (a wait for
+    // the link's lock is capped at 2 s, and connecting on a loaded machine can take longer).
+    await Promise.all(ids.map(() => callers`select 1`));
     // A claim of the link whose request is cancelled: it holds the link's lock, then rolls back.
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => release = resolve);
     const holding = holder.begin(async (tx) => {
       await tx`select pg_advisory_xact_lock(k.link_key, k.hour_key)
         from meeting_link_lock_keys(${link}, '[2031-08-01 10:00Z,2031-08-01 11:00Z)') k`;
@@ -274,7 +278,15 @@ Deno.test("ten callers queued for the only free link after its holder rolls back
         select outcome from assign_meeting_link(${id})`)[0].outcome
       ),
     );
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // All ten calls inside the database, held up by the holder (waiting on a lock or retrying),
+    // before it lets go.
+    await pollUntil("ten callers in assign_meeting_link", async () => {
+      const [{ running }] = await setup<{ running: number }[]>`
+        select count(*)::int as running from pg_stat_activity
+        where state = 'active' and pid <> pg_backend_pid()
+          and query like '%assign_meeting_link(%'`;
+      return running === ids.length ? true : undefined;
+    });
     release();
     await holding;
     // The pre-guard lock-then-unlock wait looped here until statement_timeout (20 s) ended it.
@@ -288,6 +300,7 @@ Deno.test("ten callers queued for the only free link after its holder rolls back
     ).sort();
     assert.deepEqual(answers, ["assigned", ...Array(9).fill("pool_exhausted")]);
   } finally {
+    release(); // the holder ends even if the test failed before letting it go
     await Promise.all([callers.end(), holder.end()]);
     await setup.end({ timeout: 5 });
   }

@@ -175,7 +175,7 @@ export class SpawnedMailDev {
         // not listening yet
       }
       if (Date.now() > deadline) throw new Error("MailDev did not start");
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
 

@@ -107,7 +107,7 @@ export async function spawnDenoServer(
         `${script} on port ${port} did not come up\n${exit.stderr}`,
       );
     }
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 

@@ -22,6 +22,8 @@ export type MailConfig = {
   opsEmail?: string;
   /** A drain stops claiming after this long, well inside an edge function's wall-clock limit. */
   drainBudgetMs: number;
+  /** How long to wait for the mail server to accept the connection and to greet. */
+  smtpTimeoutMs: number;
 };
 
 const MAILBOX = /^\s*(?:(.*?)\s*<([^<>\s]+@[^<>\s]+)>|([^<>\s]+@[^<>\s]+))\s*$/;
@@ -44,6 +46,7 @@ export function mailConfig(env: Env = Deno.env): MailConfig {
     from: { name: match[1] ?? "", address: match[2] ?? match[3] },
     opsEmail: env.get("OPS_EMAIL") || undefined,
     drainBudgetMs: Number(env.get("EMAIL_DRAIN_BUDGET_MS") ?? 30_000),
+    smtpTimeoutMs: Number(env.get("SMTP_TIMEOUT_MS") ?? 10_000),
   };
 }
 
@@ -52,20 +55,21 @@ const BATCH_SIZE = 20;
 const LEASE = "2 minutes";
 const SEND_TIMEOUT_MS = 60_000;
 
-let transport: { url: string; mailer: nodemailer.Transporter } | undefined;
+let transport: { key: string; mailer: nodemailer.Transporter } | undefined;
 
 // One pooled SMTP transport per isolate: connections are reused across messages and drains.
 function mailer(config: MailConfig): nodemailer.Transporter {
-  if (transport?.url !== config.smtpUrl) {
+  const key = `${config.smtpUrl} ${config.smtpTimeoutMs}`;
+  if (transport?.key !== key) {
     transport?.mailer.close();
     transport = {
-      url: config.smtpUrl,
+      key,
       mailer: nodemailer.createTransport({
         url: config.smtpUrl,
         pool: true,
         maxConnections: 5,
-        connectionTimeout: 10_000,
-        greetingTimeout: 10_000,
+        connectionTimeout: config.smtpTimeoutMs,
+        greetingTimeout: config.smtpTimeoutMs,
         socketTimeout: 30_000,
       } as nodemailer.TransportOptions),
     };
