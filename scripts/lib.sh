@@ -17,6 +17,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 TOOLS_DIR="$ROOT/tools"
 DENO="$TOOLS_DIR/node_modules/.bin/deno"
 SUPABASE="$TOOLS_DIR/node_modules/.bin/supabase"
+# squawk-cli's linux-x64 binary package (tools/package.json says why not squawk-cli itself).
+SQUAWK="$TOOLS_DIR/node_modules/@squawk-cli/linux-x64/bin/squawk"
 # The public demo keys and the fake Midtrans key, in the one file the scripts, the tests and
 # `deno task serve` read.
 LOCAL_ENV_FILE="$ROOT/scripts/local.env"
@@ -223,7 +225,8 @@ pg_root_configure() { # dir
   echo 'Dpkg::Options { "--force-confdef"; "--force-confold"; }' >"$1/etc/apt/apt.conf.d/90keep-conf"
 }
 
-# Pinned Deno and Supabase CLI from tools/package-lock.json. Reinstalled when the lockfile changed.
+# Pinned Deno, Supabase CLI and squawk from tools/package-lock.json. Reinstalled when the lockfile
+# changed.
 ensure_tools() {
   command -v npm >/dev/null 2>&1 || die "npm is required (Node.js 20 or newer)"
   local stamp="$TOOLS_DIR/node_modules/.lock-sha256" want
@@ -231,11 +234,13 @@ ensure_tools() {
   if [ -x "$DENO" ] && [ -x "$SUPABASE" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
     return 0
   fi
-  say "Installing the pinned Deno and Supabase CLI (npm ci --prefix tools)"
+  say "Installing the pinned Deno, Supabase CLI and squawk (npm ci --prefix tools)"
   npm ci --prefix "$TOOLS_DIR" --no-audit --no-fund --loglevel=error >/dev/null ||
     die "npm ci --prefix tools failed"
   "$DENO" --version >/dev/null || die "tools/node_modules/.bin/deno does not run"
   "$SUPABASE" --version >/dev/null || die "tools/node_modules/.bin/supabase does not run"
+  # Optional in npm's sense (one platform): only scripts/test's squawk suite needs it.
+  "$SQUAWK" --version >/dev/null 2>&1 || warn "squawk is not installed (linux-x64 only): the squawk suite will fail"
   echo "$want" >"$stamp"
 }
 
@@ -602,6 +607,7 @@ start_maildev() { # log dir
   fi
 }
 
+# STACK_MIGRATIONS=none: bootstrap only, no migrations (the migration rehearsal applies them itself).
 stack_up_db() { # name, db port, extra postgresql.conf lines
   local name="$1" port="$2" extra="${3:-}"
   STACK_WORK="$(server_tmpdir "stack-$name")"
@@ -613,7 +619,11 @@ $extra"
   STACK_CLUSTER_UP=true
   start_cluster "$STACK_WORK/db" "$port" "$STACK_WORK/postgres.log"
   say "PostgreSQL on 127.0.0.1:$port: $(server_version "$port")"
-  prepare_database "$port"
+  if [ "${STACK_MIGRATIONS:-}" = none ]; then
+    psql_at "$port" -f "$ROOT/scripts/bootstrap.sql" >/dev/null || die "scripts/bootstrap.sql failed"
+  else
+    prepare_database "$port"
+  fi
 }
 
 # The functions server (and the services it calls) against the stack's database; sets FUNCTIONS_PID.
