@@ -529,6 +529,9 @@ function printTable(
       `${w.storedNotifications} / ${w.paidBookings} / ${w.lostNotifications}; ${w.overlappingPairs}`,
       w.lostNotifications === 0 && w.overlappingPairs === 0 ? "ok" : "FAILED",
     );
+    for (const [kind, ms] of Object.entries(w.cpuMsPerSettlement ?? {})) {
+      row("webhook", `CPU ms per settlement: ${kind}`, ms);
+    }
     row(
       "webhook",
       "functions server peak RSS MiB (webhook; whole run before)",

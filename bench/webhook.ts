@@ -1,6 +1,7 @@
 // (5) Webhook: 1,000 signed settlement notifications at 32 concurrency, each confirmed with the
 // Midtrans sandbox stand-in's Get Status API; how fast they are answered, how long until every
-// booking has its link, and the functions server's peak memory.
+// booking has its link, the CPU each settlement costs in each process (on 2 cores a CPU-bound
+// rate is set by it), and the functions server's peak memory.
 import {
   addLinks,
   env,
@@ -18,6 +19,7 @@ import {
   tally,
   waitFor,
 } from "./support.ts";
+import { cpuMeter, type CpuMs, perUnit } from "./cpu.ts";
 
 const NOTIFICATIONS = quick ? 300 : 1_000;
 const CALLERS = 32;
@@ -42,6 +44,8 @@ export interface WebhookResult {
   paidBookings: number;
   overlappingPairs: number;
   lostNotifications: number;
+  /** CPU ms per settlement, by process, from the first notification until every booking linked. */
+  cpuMsPerSettlement: CpuMs;
   serverPeakRssMiB: {
     duringWebhook: number | null;
     wholeRunBefore: number | null;
@@ -141,6 +145,7 @@ export async function webhook(sql: Sql): Promise<WebhookResult> {
 
   const wholeRunBefore = await peakRssMiB(pid);
   const reset = await resetPeakRss(pid);
+  const cpuSpent = await cpuMeter();
   const started = performance.now();
   const run = await load(
     notifications.length,
@@ -158,6 +163,7 @@ export async function webhook(sql: Sql): Promise<WebhookResult> {
     "every booking to have a link or be flagged",
   );
   const allLinkedSeconds = (performance.now() - started) / 1000;
+  const cpuMsPerSettlement = perUnit(await cpuSpent(), notifications.length);
   const authorization = `Basic ${btoa(`${env.midtransServerKey}:`)}`;
   const statusCalls = await load(
     notifications.length,
@@ -207,6 +213,7 @@ export async function webhook(sql: Sql): Promise<WebhookResult> {
     overlappingPairs: await overlappingPairs(sql),
     lostNotifications: notifications.length -
       Math.min(state.stored, state.paid),
+    cpuMsPerSettlement,
     serverPeakRssMiB: { duringWebhook, wholeRunBefore },
   };
 }
