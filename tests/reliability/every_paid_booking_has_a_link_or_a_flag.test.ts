@@ -1,7 +1,6 @@
-// Issue 13, case 5: a paid booking the pool cannot serve, or whose background link request
-// failed, is served or flagged needs_manual_link by the every-minute sweep
-// (assign_pending_meeting_links(), which these tests call as pg_cron does); the flag clears
-// when a link arrives.
+// Issue 13, case 5: a paid booking the pool cannot serve, or whose background assign failed, is
+// served or flagged needs_manual_link by the every-minute sweep (assign_pending_meeting_links(),
+// which these tests call as pg_cron does); the flag clears when a link arrives.
 import assert from "node:assert/strict";
 import {
   addLinks,
@@ -14,34 +13,42 @@ import {
   resetData,
   settlement,
   spawnFunctionsServer,
+  withPoolLocked,
 } from "../support/mod.ts";
 
-Deno.test("the link request fails in the background: the sweep gives the paid booking a link or flags it, and a new link clears the flag", async () => {
+Deno.test("the background assign fails: the sweep gives the paid booking a link or flags it, and a new link clears the flag", async () => {
   const sql = connect();
-  // Its link requests go to a port nothing listens on: every background assign fails.
+  // Its queries give up after 300 ms: with the pool locked, every background assign fails.
   const server = await spawnFunctionsServer(freePort(), {
-    SUPABASE_URL: `http://127.0.0.1:${freePort()}`,
-    ASSIGN_TIMEOUT_MS: "1000",
+    DB_QUERY_TIMEOUT_MS: "300",
   });
   try {
     await resetData(sql);
     await addLinks(sql, 1);
     for (const order of ["sweep-1", "sweep-2"]) {
       await createBooking(sql, order); // the same hour: one link serves one of them
-      assert.deepEqual(
-        answer(await deliver(settlement(order), { apiUrl: server.url })),
-        { status: 200, outcome: "paid" },
-      );
     }
-    await fetch(`${server.url}/_local/settle`, { method: "POST" })
-      .then((r) => r.text());
+    await withPoolLocked(async () => {
+      for (const order of ["sweep-1", "sweep-2"]) {
+        assert.deepEqual(
+          answer(await deliver(settlement(order), { apiUrl: server.url })),
+          { status: 200, outcome: "paid" },
+        );
+      }
+      await fetch(`${server.url}/_local/settle`, { method: "POST" })
+        .then((r) => r.text());
+    });
     const waiting = async () =>
       await sql<{ order_id: string }[]>`
         select order_id from bookings
         where payment_status = 'paid' and meeting_link_id is null and not needs_manual_link
         order by order_id`;
-    // The every-minute job may have run already; either way both are paid and the links missing
-    // or assigned by it. Run it as pg_cron does.
+    assert.deepEqual(
+      (await waiting()).map((row) => row.order_id),
+      ["sweep-1", "sweep-2"],
+      "both paid, neither served nor flagged by the failed assigns",
+    );
+    // Run the every-minute job as pg_cron does.
     await sql`select assign_pending_meeting_links()`;
     assert.deepEqual(
       [...await waiting()],

@@ -29,3 +29,27 @@ export async function withSql<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
     await sql.end({ timeout: 5 });
   }
 }
+
+/**
+ * Runs `during` while another session holds the pool in ACCESS EXCLUSIVE mode: a payment does not
+ * read the pool, but an assignment does, so the webhook's background assign waits on the lock.
+ */
+export async function withPoolLocked<T>(during: () => Promise<T>): Promise<T> {
+  return await withSql(async (sql) => {
+    let release = () => {};
+    let locked = () => {};
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    const held = sql.begin(async (tx) => {
+      await tx`lock table public.meeting_links_pool in access exclusive mode`;
+      locked();
+      await new Promise<void>((resolve) => (release = resolve));
+    });
+    await isLocked;
+    try {
+      return await during();
+    } finally {
+      release();
+      await held;
+    }
+  });
+}

@@ -1,7 +1,7 @@
 // Test helpers, one per job, shared by every Deno test: `import { ... } from "../support/mod.ts"`.
 
 export { env } from "./env.ts";
-export { connect, type Sql, withSql } from "./db.ts";
+export { connect, type Sql, withPoolLocked, withSql } from "./db.ts";
 export {
   addLinks,
   createBooking,
@@ -59,7 +59,12 @@ export { captureConsole } from "./console.ts";
 export { callInProcess, downDatabaseUrl } from "./in_process.ts";
 export { signJwt } from "./jwt.ts";
 export { prng } from "./random.ts";
-export { freePort, spawnFunctionsServer, testPostgres } from "./server.ts";
+export {
+  freePort,
+  type ServerExit,
+  spawnFunctionsServer,
+  testPostgres,
+} from "./server.ts";
 export {
   catalogDifferences,
   type CatalogSnapshot,

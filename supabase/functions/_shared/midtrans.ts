@@ -1,13 +1,14 @@
 // Midtrans HTTP notifications: their shape, their signature, confirming them with Midtrans's Get
 // Status API, and recording them.
-import { createClient, FunctionsHttpError } from "@supabase/supabase-js";
 import type postgres from "postgres";
 import { z } from "zod";
 import { constantTimeEqual } from "./constant_time.ts";
 import { db, withTimeout } from "./db.ts";
+import { drainIfQueued } from "./email_drain.ts";
 import type { Env } from "./env.ts";
 import { ConfigError, HttpError } from "./errors.ts";
 import { readAtMost } from "./http.ts";
+import { assignMeetingLink } from "./meeting_links.ts";
 
 const text = (max: number) => z.string().min(1).max(max);
 
@@ -205,56 +206,30 @@ export async function recordNotification(
   return row;
 }
 
-// pool_exhausted is an answer, not a failure: the booking is flagged for a manual link.
-async function answerCode(response: Response): Promise<string> {
-  const body = await response.json().catch(() => undefined);
-  const code = typeof body?.error === "string" ? body.error : "no error code";
-  return code === "pool_exhausted"
-    ? code
-    : `failed: HTTP ${response.status} ${code}`;
-}
-
 /**
- * Asks assign-meeting-link for the booking's link, waiting at most ASSIGN_TIMEOUT_MS (default 10 s).
- * Failures are logged: the sweep retries.
+ * Gives a booking that just became paid its link, after the webhook's answer: the SQL function
+ * assign-meeting-link calls, on this instance's pool (no HTTP hop, no second request), then a drain
+ * when the assignment queued a message. Failures are logged: the every-minute sweep retries.
  */
-export async function requestMeetingLink(
+export async function assignPaidBooking(
   bookingId: string,
+  requestDrain: () => Promise<void>,
   env: Env = Deno.env,
 ): Promise<void> {
   const started = performance.now();
-  const url = env.get("SUPABASE_URL");
-  const key = env.get("SUPABASE_SERVICE_ROLE_KEY");
   let outcome: string;
   try {
-    if (!url || !key) {
-      throw new ConfigError(
-        "SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY are needed to request a link",
-      );
-    }
-    const supabase = createClient(url, key, {
-      auth: { persistSession: false, autoRefreshToken: false },
-    });
-    const { data, error } = await supabase.functions.invoke(
-      "assign-meeting-link",
-      {
-        body: { bookingId },
-        timeout: Number(env.get("ASSIGN_TIMEOUT_MS") ?? 10_000),
-      },
-    );
-    outcome = error instanceof FunctionsHttpError
-      ? await answerCode(error.context)
-      : error
-      ? `failed: ${error.message}`
-      : data?.alreadyAssigned
-      ? "already_assigned"
-      : "assigned";
+    const assignment = await assignMeetingLink(bookingId, env);
+    outcome = assignment.alreadyAssigned ? "already_assigned" : "assigned";
   } catch (error) {
-    outcome = `failed: ${(error as Error).message}`;
+    // pool_exhausted is an answer, not a failure: the booking is flagged for a manual link.
+    outcome = error instanceof HttpError && error.code === "pool_exhausted"
+      ? error.code
+      : `failed: ${(error as Error).message}`;
   }
   const line = {
     function: "midtrans-webhook",
-    task: "request_meeting_link",
+    task: "assign_meeting_link",
     bookingId,
     outcome,
     ms: Math.round(performance.now() - started),
@@ -262,4 +237,8 @@ export async function requestMeetingLink(
   (outcome.startsWith("failed") ? console.error : console.log)(
     JSON.stringify(line),
   );
+  // A new link queues the customer's invite; the flag, the ops alert.
+  if (outcome === "assigned" || outcome === "pool_exhausted") {
+    await drainIfQueued(bookingId, requestDrain, "midtrans-webhook", env);
+  }
 }

@@ -1,17 +1,17 @@
 // Midtrans Payment Notification URL. Verifies the signature, asks Midtrans for the transaction's
 // status, records the notification once with what Midtrans confirmed, moves the booking's payment
-// status, and asks for a meeting link without waiting for it.
+// status, and gives a paid booking its meeting link after answering.
 import { runInBackground } from "../_shared/background.ts";
 import { drainIfQueued, emailDrainRequester } from "../_shared/email_drain.ts";
 import type { Env } from "../_shared/env.ts";
 import { HttpError } from "../_shared/errors.ts";
 import { json, parseWith, postHandler, readJson } from "../_shared/http.ts";
 import {
+  assignPaidBooking,
   confirmWithMidtrans,
   MidtransNotification,
   midtransServerKey,
   recordNotification,
-  requestMeetingLink,
   verifyMidtransSignature,
 } from "../_shared/midtrans.ts";
 
@@ -39,7 +39,9 @@ export function fetchWith(env: Env = Deno.env) {
       log.notifiedDifferences = recorded.notified_differences;
     }
     if (recorded.needs_link && recorded.booking_id) {
-      runInBackground(requestMeetingLink(recorded.booking_id, env));
+      runInBackground(
+        assignPaidBooking(recorded.booking_id, requestDrain, env),
+      );
     } else if (
       (recorded.outcome === "status_changed" || recorded.outcome === "paid") &&
       recorded.booking_id
