@@ -15,7 +15,7 @@ export interface Figure {
 const ARRAY_KEYS = ["existing", "links"];
 
 /**
- * Which numbers are figures: rates (higher is better); latency percentiles, durations, memory,
+ * Which numbers are figures: rates (higher is better); latency percentiles, durations, memory, CPU,
  * the guard's p50s, the scaling ratio and stranded bookings (lower is better). Counts that are
  * correctness checks (overlapping pairs, lost, errors) are not figures: bench/run exits non-zero
  * on those. Means and maxima are left out (one outlier moves them), as are ratios a run derives
@@ -30,6 +30,7 @@ function betterOf(path: string[]): Better | null {
   }
   if (/Seconds$/.test(key)) return "lower";
   if (parent === "serverPeakRssMiB") return "lower";
+  if (parent === "cpuMsPerSettlement") return "lower";
   if (path[0] === "guard" && parent === "p50") return "lower";
   if (key === "ratioLargestToSmallest") return "lower";
   if (path[0] === "placement" && key === "shipped") return "lower";

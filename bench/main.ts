@@ -404,6 +404,13 @@ function printTable(
         lat(p.latencyMs),
         `load ${p.loadSeconds} s`,
       );
+      row(
+        "scaling",
+        "  pages per assignment (pay + assign), by relation",
+        Object.entries(p.pagesPerProbe ?? {}).slice(0, 7).map(([name, pages]) =>
+          `${name} ${pages}`
+        ).join(", "),
+      );
     }
     const last = s.points.at(-1)!;
     row(
@@ -412,7 +419,7 @@ function printTable(
         s.points[0].existing.toLocaleString("en")
       }`,
       x(s.ratioLargestToSmallest),
-      "bar 2x",
+      "bar 1.2x",
     );
     row(
       "scaling",

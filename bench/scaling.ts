@@ -24,6 +24,8 @@ export interface ScalingPoint {
   loadSeconds: number;
   latencyMs: Latency;
   outcomes: Record<string, number>;
+  /** Shared-buffer pages touched per probe (hit or read), by table or index: where a size costs. */
+  pagesPerProbe: Record<string, number>;
 }
 
 export interface ScalingResult {
@@ -72,6 +74,45 @@ async function addProbes(sql: Sql, existing: number): Promise<string[]> {
     order by p
     returning id`;
   return rows.map((row) => row.id);
+}
+
+/**
+ * Pages touched so far (hits and reads), by table and by index, as `one` (a pool of one
+ * connection, the probes' own) sees them once its own counters are flushed.
+ */
+async function pagesTouched(one: Sql): Promise<Map<string, number>> {
+  await one`select pg_catalog.pg_stat_force_next_flush()`;
+  // The flush happens when the backend goes idle, after that statement.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const rows = await one<{ name: string; pages: string }[]>`
+    select relname as name, coalesce(heap_blks_hit + heap_blks_read, 0) as pages
+    from pg_catalog.pg_statio_user_tables where schemaname = 'public'
+    union all
+    select indexrelname, idx_blks_hit + idx_blks_read
+    from pg_catalog.pg_statio_user_indexes where schemaname = 'public'
+    union all
+    select '(read, not in shared buffers)',
+      sum(coalesce(heap_blks_read, 0) + coalesce(idx_blks_read, 0))
+    from pg_catalog.pg_statio_user_tables where schemaname = 'public'`;
+  return new Map(rows.map((r) => [r.name, Number(r.pages)]));
+}
+
+function perProbe(
+  before: Map<string, number>,
+  after: Map<string, number>,
+  probes: number,
+): Record<string, number> {
+  const entries = [...after].map((
+    [name, pages],
+  ) =>
+    [
+      name,
+      Math.round(((pages - (before.get(name) ?? 0)) / probes) * 10) / 10,
+    ] as const
+  )
+    .filter(([, pages]) => pages > 0)
+    .sort((a, b) => b[1] - a[1]);
+  return Object.fromEntries(entries);
 }
 
 /** Pays and assigns each probe in one transaction (the pg_cron sweep never sees it waiting). */
@@ -155,8 +196,22 @@ export async function scaling(sql: Sql): Promise<ScalingResult> {
     loaded = existing;
     const loadSeconds = Math.round((performance.now() - t0) / 100) / 10;
     const probes = await addProbes(sql, existing);
-    const timed = await timeProbes(sql, probes.slice(1));
-    points.push({ existing, loadSeconds, ...timed });
+    // Every other session's counters reach the views within PGSTAT_IDLE_INTERVAL (10 s); the
+    // probes run on one connection of their own and flush theirs before each reading.
+    const one = postgres(env.dbUrl, { max: 1, prepare: false });
+    let timed, pagesPerProbe;
+    try {
+      const before = await pagesTouched(one);
+      timed = await timeProbes(one, probes.slice(1));
+      pagesPerProbe = perProbe(
+        before,
+        await pagesTouched(one),
+        probes.length - 1,
+      );
+    } finally {
+      await one.end({ timeout: 5 });
+    }
+    points.push({ existing, loadSeconds, ...timed, pagesPerProbe });
     if (existing === SIZES.at(-1)) plan = await assignmentPlan(probes[0]);
   }
   return {
