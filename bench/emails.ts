@@ -1,8 +1,12 @@
 // (7) Emails: 1,000 signed settlements (confirmed with the Midtrans stand-in, as in the webhook
 // benchmark) for bookings with a customer, each its own address; how
 // long until the last invite is in MailDev, notification-to-inbox latency, messages per second,
-// and, read back from MailDev itself, that none was lost and none came twice.
+// and, read back from MailDev itself, that none was lost and none came twice. Then the CPU each
+// settlement cost in each process, and MailDev's own ceiling: the same invites sent straight to it.
+import nodemailer from "nodemailer";
+import type SMTPPool from "nodemailer/lib/smtp-pool/index.js";
 import { Mailbox } from "../tests/support/maildev.ts";
+import { cpuMeter, type CpuMs, perUnit } from "./cpu.ts";
 import {
   addLinks,
   env,
@@ -37,6 +41,54 @@ export interface EmailsResult {
   lost: number;
   duplicates: number;
   attempts: Record<string, number>;
+  /** CPU ms per settlement, by process, from the first notification to the last invite. */
+  cpuMsPerSettlement: CpuMs;
+  /** The same invites sent straight to MailDev over SMTP (5 pooled connections, as the drain). */
+  mailDevAlone: { perSecond: number; cpuMsPerMessage: CpuMs };
+}
+
+/**
+ * MailDev's ceiling on this machine: `count` copies of one invite as MailDev stored it, sent over
+ * SMTP_URL with the drain's settings (one pooled transport, 5 connections), nothing else running.
+ */
+async function mailDevAlone(mailbox: Mailbox, count: number) {
+  const [first] = await mailbox.all();
+  const raw = await fetch(`${mailbox.url}/email/${first.id}/download`).then((
+    r,
+  ) => r.text());
+  await mailbox.clear();
+  const smtpUrl = Deno.env.get("SMTP_URL");
+  if (!smtpUrl) throw new Error("SMTP_URL is not set: run bench/run");
+  const mailer = nodemailer.createTransport({
+    url: smtpUrl,
+    pool: true,
+    maxConnections: 5,
+  } as SMTPPool.Options);
+  try {
+    const cpuSpent = await cpuMeter();
+    const run = await load(count, 5 * 2, (i) =>
+      mailer.sendMail({
+        envelope: { from: "bench@example.com", to: `alone-${i}@example.com` },
+        raw,
+      }));
+    await waitFor(
+      async () => {
+        const response = await fetch(
+          `${mailbox.url}/api/email/summary?limit=1`,
+        );
+        const { total } = await response.json() as { total: number };
+        return total >= count;
+      },
+      120_000,
+      "every copy to be in MailDev",
+    );
+    return {
+      perSecond: run.perSecond,
+      cpuMsPerMessage: perUnit(await cpuSpent(), count),
+    };
+  } finally {
+    mailer.close();
+  }
 }
 
 /** Pending bookings, 10 an hour (one per link), each with its own customer address. */
@@ -69,6 +121,7 @@ export async function emails(sql: Sql): Promise<EmailsResult> {
   const [{ offset }] = await sql<{ offset: number }[]>`
     select extract(epoch from clock_timestamp()) * 1000 - ${Date.now()}::float8 as offset`;
   const postedAt = new Map<string, number>();
+  const cpuSpent = await cpuMeter();
   const started = performance.now();
   const run = await load(notifications.length, CALLERS, (i) => {
     postedAt.set(notifications[i].order_id, Date.now() + offset);
@@ -95,6 +148,7 @@ export async function emails(sql: Sql): Promise<EmailsResult> {
     "every invite to be in MailDev",
   );
   const lastInviteSeconds = (performance.now() - started) / 1000;
+  const cpuMsPerSettlement = perUnit(await cpuSpent(), notifications.length);
   await fetch(`${env.apiUrl}/_local/settle`, { method: "POST" }).then((r) =>
     r.text()
   );
@@ -130,5 +184,7 @@ export async function emails(sql: Sql): Promise<EmailsResult> {
     lost: orderIds.filter((id) => !perAddress[`${id}@example.com`]).length,
     duplicates: Object.values(perAddress).reduce((sum, n) => sum + n - 1, 0),
     attempts: tally(rows, (row) => String(row.attempts)),
+    cpuMsPerSettlement,
+    mailDevAlone: await mailDevAlone(mailbox, notifications.length),
   };
 }

@@ -30,7 +30,7 @@ function betterOf(path: string[]): Better | null {
   }
   if (/Seconds$/.test(key)) return "lower";
   if (parent === "serverPeakRssMiB") return "lower";
-  if (parent === "cpuMsPerSettlement") return "lower";
+  if (/^cpuMsPer/.test(parent)) return "lower";
   if (path[0] === "guard" && parent === "p50") return "lower";
   if (key === "ratioLargestToSmallest") return "lower";
   if (path[0] === "placement" && key === "shipped") return "lower";

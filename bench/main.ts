@@ -596,6 +596,25 @@ function printTable(
         : "FAILED",
     );
     row("emails", "attempts per invite (count)", JSON.stringify(e.attempts));
+    const cpu = (spent: Record<string, number>) =>
+      Object.entries(spent).filter(([, ms]) => ms > 0).map(([kind, ms]) =>
+        `${kind} ${ms}`
+      ).join(", ");
+    if (e.cpuMsPerSettlement) {
+      row(
+        "emails",
+        "CPU ms per settlement, by process",
+        cpu(e.cpuMsPerSettlement),
+      );
+    }
+    if (e.mailDevAlone) {
+      row(
+        "emails",
+        "MailDev alone: the same invites over SMTP, 5 connections: msg/s",
+        e.mailDevAlone.perSecond,
+        `CPU ms per message: ${cpu(e.mailDevAlone.cpuMsPerMessage)}`,
+      );
+    }
   }
   const hp = results.hot_path;
   if (hp) {
