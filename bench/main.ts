@@ -514,6 +514,14 @@ function printTable(
       lat(w.oneCaller.responseMs),
       "bar p50 3 ms",
     );
+    const parts = w.oneCaller.partsMs;
+    if (parts) {
+      row(
+        "webhook",
+        "1 caller, p50 by part (Server-Timing), ms",
+        `status call ${parts.statusCall}, database ${parts.database}, rest of the handler ${parts.restOfHandler}, outside it ${parts.outsideHandler}`,
+      );
+    }
     row(
       "webhook",
       "1 caller: the status call alone (stand-in) p50/p95/p99 ms",

@@ -114,6 +114,8 @@ export async function waitFor(
 export interface HttpResult {
   status: number;
   error?: string;
+  /** The answer's Server-Timing header: each part's ms by name (`total`: the whole handler). */
+  serverTiming: Record<string, number>;
 }
 
 /** POSTs JSON to a function; the body is always read, its `error` code kept. */
@@ -134,7 +136,12 @@ export async function postFunction(
   } catch {
     error = text.slice(0, 100);
   }
-  return { status: response.status, error };
+  const serverTiming = Object.fromEntries(
+    (response.headers.get("server-timing") ?? "").split(",").map((part) =>
+      /^\s*(\w+);dur=([\d.]+)\s*$/.exec(part)
+    ).filter((m) => m !== null).map((m) => [m![1], Number(m![2])]),
+  );
+  return { status: response.status, error, serverTiming };
 }
 
 export const serviceRole = { authorization: `Bearer ${env.serviceRoleKey}` };

@@ -35,7 +35,7 @@ export interface WebhookResult {
   /** The Get Status call alone (the stand-in, same callers): the confirmation's share. */
   statusCallMs: Latency;
   /** One caller at a time (fresh orders, each in an hour of its own): the service time. */
-  oneCaller: { responseMs: Latency; statusCallMs: Latency };
+  oneCaller: OneCaller;
   statuses: Record<string, number>;
   allLinkedSeconds: number;
   linked: number;
@@ -86,13 +86,29 @@ async function pendingBookings(sql: Sql): Promise<string[]> {
   return rows.map((row) => row.order_id);
 }
 
+interface OneCaller {
+  responseMs: Latency;
+  statusCallMs: Latency;
+  /**
+   * Medians of where each answer's time went, from its Server-Timing: the Get Status call, the
+   * database call, the rest of the handler (body, validation, signature, log line), and outside
+   * the handler (HTTP both ways, the server's routing, the client). They add up to about the p50.
+   */
+  partsMs: {
+    statusCall: number;
+    database: number;
+    restOfHandler: number;
+    outsideHandler: number;
+  };
+}
+
+const median = (xs: number[]) => summarize(xs).p50;
+
 /**
  * Settlements one at a time, each of a booking in an hour of its own (counted apart), then their
  * status calls alone, one at a time: the stand-in's share of the one-caller answer.
  */
-async function oneCaller(
-  sql: Sql,
-): Promise<{ responseMs: Latency; statusCallMs: Latency }> {
+async function oneCaller(sql: Sql): Promise<OneCaller> {
   const rows = await sql<{ order_id: string }[]>`
     insert into public.bookings (order_id, starts_at, ends_at, amount)
     select 'webhook-one-' || i, s, s + interval '1 hour', ${AMOUNT}::numeric
@@ -115,9 +131,20 @@ async function oneCaller(
     1,
     (i) => statusCall(notifications[i].transaction_id),
   );
+  const timings = run.results.map((r) => r.serverTiming);
   return {
     responseMs: summarize(run.latencies),
     statusCallMs: summarize(statusCalls.latencies),
+    partsMs: {
+      statusCall: median(timings.map((t) => t.statusApi)),
+      database: median(timings.map((t) => t.database)),
+      restOfHandler: median(
+        timings.map((t) => t.total - t.statusApi - t.database),
+      ),
+      outsideHandler: median(
+        run.latencies.map((ms, i) => ms - timings[i].total),
+      ),
+    },
   };
 }
 

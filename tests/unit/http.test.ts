@@ -225,3 +225,32 @@ Deno.test("postHandler answers preflights and wrong methods itself, maps failure
     },
   );
 });
+
+Deno.test("every answer carries Server-Timing: the parts the handler logged as ...Ms fields, and its total", async () => {
+  const timed = postHandler("example", (_req, log) => {
+    log.statusApiMs = 0.8;
+    log.databaseMs = 1.2;
+    log.orderId = "not a timing";
+    return Promise.resolve(Response.json({ ok: true }));
+  });
+  const { result: response, lines } = await captureConsole(() =>
+    timed(new Request(FUNCTION_URL, { method: "POST" }))
+  );
+  assert.match(
+    response.headers.get("server-timing") ?? "",
+    /^statusApi;dur=0\.8, database;dur=1\.2, total;dur=\d+\.\d\d$/,
+  );
+  assert.equal(lines[0].databaseMs, 1.2, "the log line has the same parts");
+
+  const refusing = postHandler("example", () => {
+    throw new HttpError("booking_not_paid", "Pay first.");
+  });
+  const { result: refused } = await captureConsole(() =>
+    refusing(new Request(FUNCTION_URL, { method: "POST" }))
+  );
+  assert.equal(refused.status, 409);
+  assert.match(
+    refused.headers.get("server-timing") ?? "",
+    /^total;dur=\d+\.\d\d$/,
+  );
+});

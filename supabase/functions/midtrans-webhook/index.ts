@@ -15,6 +15,8 @@ import {
   verifyMidtransSignature,
 } from "../_shared/midtrans.ts";
 
+const tenths = (ms: number) => Math.round(ms * 10) / 10;
+
 /** The handler with its settings read from `env` (tests pass their own). */
 export function fetchWith(env: Env = Deno.env) {
   const requestDrain = emailDrainRequester("midtrans-webhook", env);
@@ -29,10 +31,12 @@ export function fetchWith(env: Env = Deno.env) {
 
     const started = performance.now();
     const confirmed = await confirmWithMidtrans(notification, serverKey, env);
-    log.statusApiMs = Math.round(performance.now() - started);
+    log.statusApiMs = tenths(performance.now() - started);
     log.confirmedStatus = confirmed.transaction_status;
 
+    const recording = performance.now();
     const recorded = await recordNotification(body, confirmed, env);
+    log.databaseMs = tenths(performance.now() - recording);
     log.bookingId = recorded.booking_id;
     log.outcome = recorded.outcome;
     if (Object.keys(recorded.notified_differences).length > 0) {
