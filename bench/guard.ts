@@ -1,13 +1,14 @@
 // (7) What the double-booking guard costs: the throughput benchmark on the schema as it was
 // before the guard, then as it is, on the same stack in one run. "Before" is rebuilt from the
 // migrations themselves: the claim path's functions as the pool migration defined them, the
-// guard triggers disabled and its btree index dropped; "after" restores the guard migration's.
+// guard triggers disabled and its btree index dropped; "after" is today's schema, put back from
+// the catalog as it was before the benchmark began, and checked to be exactly that.
+import type postgres from "postgres";
 import { quick, type Sql } from "./support.ts";
 import { throughput, type ThroughputResult } from "./throughput.ts";
 
 const MIGRATIONS = new URL("../supabase/migrations/", import.meta.url);
 const POOL = "20261125160000_meeting_link_pool.sql";
-const GUARD = "20261126100000_double_booking_guard.sql";
 /** The claim path's functions, as each migration defines them. */
 const CLAIM_PATH = [
   "meeting_link_candidates",
@@ -32,50 +33,89 @@ function definitionOf(migration: string, name: string): string {
   );
 }
 
-function indexOf(migration: string): string {
-  const match = /create index bookings_link_starts_at_idx[^;]*;/.exec(
-    Deno.readTextFileSync(new URL(migration, MIGRATIONS)),
-  );
-  if (!match) {
-    throw new Error(`${migration} creates no bookings_link_starts_at_idx`);
-  }
-  return match[0];
+/** Today's claim path as the catalog has it: what "after" puts back and checks. */
+interface Schema {
+  /** Each function of the claim path (every overload): its full definition and its grants. */
+  functions: { signature: string; definition: string; grants: string[] }[];
+  index: string;
+  triggersEnabled: string[];
 }
 
-async function useSchema(sql: Sql, guarded: boolean): Promise<void> {
-  const migration = guarded ? GUARD : POOL;
+async function currentSchema(sql: Sql): Promise<Schema> {
+  const functions = await sql<Schema["functions"]>`
+    select p.oid::regprocedure::text as signature,
+      pg_catalog.pg_get_functiondef(p.oid) as definition,
+      coalesce(array(
+        select format('grant execute on function %s to %s', p.oid::regprocedure,
+          case when a.grantee = 0 then 'public' else quote_ident(r.rolname) end)
+        from pg_catalog.aclexplode(coalesce(p.proacl, pg_catalog.acldefault('f', p.proowner))) a
+        left join pg_catalog.pg_roles r on r.oid = a.grantee
+        where a.privilege_type = 'EXECUTE' order by 1), '{}') as grants
+    from pg_catalog.pg_proc p
+    where p.pronamespace = 'public'::regnamespace and p.proname = any(${CLAIM_PATH})
+    order by 1`;
+  const [{ index }] = await sql<{ index: string }[]>`
+    select pg_catalog.pg_get_indexdef('public.bookings_link_starts_at_idx'::regclass) as index`;
+  const triggers = await sql<{ tgname: string }[]>`
+    select tgname from pg_catalog.pg_trigger
+    where tgrelid = 'public.bookings'::regclass and tgname = any(${GUARD_TRIGGERS})
+      and tgenabled <> 'D'
+    order by 1`;
+  return {
+    functions: [...functions],
+    index,
+    triggersEnabled: triggers.map((t) => t.tgname),
+  };
+}
+
+/** Drops every overload of the claim path's functions. */
+async function dropClaimPath(tx: postgres.TransactionSql): Promise<void> {
+  const signatures = await tx<{ signature: string }[]>`
+    select p.oid::regprocedure::text as signature from pg_catalog.pg_proc p
+    where p.pronamespace = 'public'::regnamespace and p.proname = any(${CLAIM_PATH})`;
+  for (const { signature } of signatures) {
+    await tx.unsafe(`drop function ${signature}`);
+  }
+}
+
+/** The schema as it was before the guard: the pool migration's claim path, no guard. */
+async function useUnguarded(sql: Sql): Promise<void> {
   await sql.begin(async (tx) => {
-    // The two versions of try_claim_meeting_link differ in arguments: drop whichever is there.
-    await tx.unsafe(
-      `drop function if exists public.try_claim_meeting_link(uuid, uuid, tstzrange)`,
-    );
-    await tx.unsafe(
-      `drop function if exists public.try_claim_meeting_link(uuid, uuid, tstzrange, boolean)`,
-    );
-    for (const name of CLAIM_PATH) {
-      await tx.unsafe(definitionOf(migration, name));
-    }
+    await dropClaimPath(tx);
+    for (const name of CLAIM_PATH) await tx.unsafe(definitionOf(POOL, name));
     for (const trigger of GUARD_TRIGGERS) {
-      await tx.unsafe(
-        `alter table public.bookings ${
-          guarded ? "enable" : "disable"
-        } trigger ${trigger}`,
-      );
+      await tx.unsafe(`alter table public.bookings disable trigger ${trigger}`);
     }
+    await tx.unsafe("drop index public.bookings_link_starts_at_idx");
+    // A created function is executable by PUBLIC; the migrations keep it internal.
     await tx.unsafe(
-      guarded
-        ? indexOf(GUARD)
-        : "drop index public.bookings_link_starts_at_idx",
-    );
-    // A recreated function is executable by PUBLIC; the migrations keep it internal.
-    await tx.unsafe(
-      `revoke execute on function public.${
-        guarded
-          ? "try_claim_meeting_link(uuid, uuid, tstzrange, boolean)"
-          : "try_claim_meeting_link(uuid, uuid, tstzrange)"
-      } from public, anon, authenticated, service_role`,
+      `revoke execute on function public.try_claim_meeting_link(uuid, uuid, tstzrange) from public, anon, authenticated, service_role`,
     );
   });
+}
+
+/** Puts today's schema back, exactly: throws when the catalog then differs from `today`. */
+async function restore(sql: Sql, today: Schema): Promise<void> {
+  await sql.begin(async (tx) => {
+    await dropClaimPath(tx);
+    for (const f of today.functions) {
+      await tx.unsafe(f.definition);
+      await tx.unsafe(
+        `revoke all on function ${f.signature} from public, anon, authenticated, service_role`,
+      );
+      for (const grant of f.grants) await tx.unsafe(grant);
+    }
+    for (const trigger of today.triggersEnabled) {
+      await tx.unsafe(`alter table public.bookings enable trigger ${trigger}`);
+    }
+    await tx.unsafe(today.index);
+  });
+  const now = await currentSchema(sql);
+  if (JSON.stringify(now) !== JSON.stringify(today)) {
+    throw new Error(
+      "guard: the schema put back differs from today's; every later benchmark would measure it",
+    );
+  }
 }
 
 export interface GuardCostResult {
@@ -106,12 +146,13 @@ export async function guardCost(sql: Sql): Promise<GuardCostResult> {
   // Alternating, so a change of load on the machine falls on both sides alike.
   const before: ThroughputResult[] = [];
   const after: ThroughputResult[] = [];
+  const today = await currentSchema(sql);
   for (let pair = 0; pair < (quick ? 1 : 3); pair++) {
-    await useSchema(sql, false);
+    await useUnguarded(sql);
     try {
       before.push(await throughput(sql));
     } finally {
-      await useSchema(sql, true);
+      await restore(sql, today);
     }
     after.push(await throughput(sql));
   }

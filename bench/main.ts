@@ -78,12 +78,42 @@ function uptime(): string {
   return `load average: ${Deno.loadavg().map((l) => l.toFixed(2)).join(", ")}`;
 }
 
+/**
+ * A fingerprint of the schema every benchmark measures: public's own functions (definitions and
+ * grants), indexes and triggers. A benchmark that changes the schema must put it back, or every
+ * later one measures something else (guard once put back the claim path of November 26).
+ */
+async function schemaFingerprint(): Promise<string> {
+  const [{ fingerprint }] = await sql<{ fingerprint: string }[]>`
+    select md5(string_agg(item, '|' order by item)) as fingerprint from (
+      select pg_catalog.pg_get_functiondef(p.oid) || coalesce(p.proacl::text, '') as item
+      from pg_catalog.pg_proc p
+      where p.pronamespace = 'public'::regnamespace and p.prokind in ('f', 'p')
+        and not exists (select 1 from pg_catalog.pg_depend d
+          where d.classid = 'pg_proc'::regclass and d.objid = p.oid and d.deptype = 'e')
+      union all
+      select pg_catalog.pg_get_indexdef(c.oid) from pg_catalog.pg_class c
+      where c.relnamespace = 'public'::regnamespace and c.relkind = 'i'
+      union all
+      select t.tgrelid::regclass::text || ' ' || t.tgname || ' ' || t.tgenabled
+      from pg_catalog.pg_trigger t join pg_catalog.pg_class c on c.oid = t.tgrelid
+      where c.relnamespace = 'public'::regnamespace and not t.tgisinternal
+    ) items`;
+  return fingerprint;
+}
+
 async function timed<T>(name: Name, run: () => Promise<T>): Promise<T> {
   console.error(`bench: ${name}...`);
+  const schema = await schemaFingerprint();
   const t0 = performance.now();
   const result = await run();
   seconds[name] = Math.round((performance.now() - t0) / 100) / 10;
   console.error(`bench: ${name} took ${seconds[name]} s`);
+  if (await schemaFingerprint() !== schema) {
+    failures.push(
+      `${name}: left the schema changed; later benchmarks measured it`,
+    );
+  }
   return result;
 }
 
