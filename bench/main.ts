@@ -95,7 +95,7 @@ async function schemaFingerprint(): Promise<string> {
       select pg_catalog.pg_get_indexdef(c.oid) from pg_catalog.pg_class c
       where c.relnamespace = 'public'::regnamespace and c.relkind = 'i'
       union all
-      select t.tgrelid::regclass::text || ' ' || t.tgname || ' ' || t.tgenabled
+      select t.tgrelid::regclass::text || ' ' || t.tgname || ' ' || t.tgenabled::text
       from pg_catalog.pg_trigger t join pg_catalog.pg_class c on c.oid = t.tgrelid
       where c.relnamespace = 'public'::regnamespace and not t.tgisinternal
     ) items`;
