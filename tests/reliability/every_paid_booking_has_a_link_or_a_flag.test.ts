@@ -28,6 +28,11 @@ Deno.test("the background assign fails: the sweep gives the paid booking a link 
     for (const order of ["sweep-1", "sweep-2"]) {
       await createBooking(sql, order); // the same hour: one link serves one of them
     }
+    const waiting = async () =>
+      await sql<{ order_id: string }[]>`
+        select order_id from bookings
+        where payment_status = 'paid' and meeting_link_id is null and not needs_manual_link
+        order by order_id`;
     await withPoolLocked(async () => {
       for (const order of ["sweep-1", "sweep-2"]) {
         assert.deepEqual(
@@ -37,18 +42,14 @@ Deno.test("the background assign fails: the sweep gives the paid booking a link 
       }
       await fetch(`${server.url}/_local/settle`, { method: "POST" })
         .then((r) => r.text());
+      // Read under the lock: a pg_cron sweep needs the pool too, so none can have served them.
+      assert.deepEqual(
+        (await waiting()).map((row) => row.order_id),
+        ["sweep-1", "sweep-2"],
+        "both paid, neither served nor flagged by the failed assigns",
+      );
     });
-    const waiting = async () =>
-      await sql<{ order_id: string }[]>`
-        select order_id from bookings
-        where payment_status = 'paid' and meeting_link_id is null and not needs_manual_link
-        order by order_id`;
-    assert.deepEqual(
-      (await waiting()).map((row) => row.order_id),
-      ["sweep-1", "sweep-2"],
-      "both paid, neither served nor flagged by the failed assigns",
-    );
-    // Run the every-minute job as pg_cron does.
+    // Run the every-minute job as pg_cron does (one that waited for the lock may run now too).
     await sql`select assign_pending_meeting_links()`;
     assert.deepEqual(
       [...await waiting()],
