@@ -17,6 +17,11 @@ import {
 const SIZES = quick ? [1_000, 100_000] : [1_000, 100_000, 1_000_000];
 const LINKS = 10;
 const PROBES = quick ? 40 : 200;
+/**
+ * Groups of existing bookings (one hour per link, every 2 hours) a probe needs on each side:
+ * the candidate search reads 2 days back and 1 day ahead of the slot, so 26 groups (52 hours).
+ */
+const NEIGHBOURS = 26;
 const BASE = "2032-01-01 00:00Z";
 
 export interface ScalingPoint {
@@ -48,7 +53,8 @@ export interface ScalingResult {
  * Existing bookings: one hour each, every other hour of each link (even hours), round robin
  * over the 10 links, so they are valid paid bookings that never overlap. Loaded in one
  * statement, growing the same layout from the previous size. Probes take odd hours in the
- * middle of the range, where every link has neighbours on both sides.
+ * middle of the range, each with the full neighbourhood the candidate search reads on both sides,
+ * so every size measures the same work per probe (1,000 bookings span 200 hours: room for 48).
  */
 async function growExisting(
   sql: Sql,
@@ -65,12 +71,14 @@ async function growExisting(
 }
 
 async function addProbes(sql: Sql, existing: number): Promise<string[]> {
-  const middle = Math.floor(existing / LINKS / 2);
+  const groups = Math.floor(existing / LINKS);
+  const count = Math.min(PROBES, groups - 2 * NEIGHBOURS);
+  const middle = Math.floor(groups / 2);
   const rows = await sql<{ id: string }[]>`
     insert into public.bookings (order_id, starts_at, ends_at, amount)
     select 'probe-' || ${existing}::int || '-' || p, s, s + interval '1 hour', 100000
-    from generate_series(0, ${PROBES - 1}::int) as p,
-      lateral (select ${BASE}::timestamptz + ((${middle}::int - ${PROBES}::int / 2 + p) * 2 + 1) * interval '1 hour' as s) t
+    from generate_series(0, ${count - 1}::int) as p,
+      lateral (select ${BASE}::timestamptz + ((${middle}::int - ${count}::int / 2 + p) * 2 + 1) * interval '1 hour' as s) t
     order by p
     returning id`;
   return rows.map((row) => row.id);
