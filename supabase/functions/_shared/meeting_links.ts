@@ -1,6 +1,7 @@
 // Assigning a meeting link: one call to the SQL function that does it atomically.
 import { z } from "zod";
 import { db, withTimeout } from "./db.ts";
+import { drainIfQueued } from "./email_drain.ts";
 import type { Env } from "./env.ts";
 import { HttpError } from "./errors.ts";
 
@@ -49,6 +50,44 @@ export async function assignMeetingLink(
     meetingLink: row.meeting_link!,
     alreadyAssigned: row.outcome === "already_assigned",
   };
+}
+
+/**
+ * Gives a booking that just became paid its link, after `caller` answered: assignMeetingLink on
+ * this instance's pool (no HTTP hop), then a drain when the assignment queued a message. Failures
+ * are logged, never thrown: the every-minute sweep retries.
+ */
+export async function assignPaidBooking(
+  bookingId: string,
+  requestDrain: () => Promise<void>,
+  caller: string,
+  env: Env = Deno.env,
+): Promise<void> {
+  const started = performance.now();
+  let outcome: string;
+  try {
+    const assignment = await assignMeetingLink(bookingId, env);
+    outcome = assignment.alreadyAssigned ? "already_assigned" : "assigned";
+  } catch (error) {
+    // pool_exhausted is an answer, not a failure: the booking is flagged for a manual link.
+    outcome = error instanceof HttpError && error.code === "pool_exhausted"
+      ? error.code
+      : `failed: ${(error as Error).message}`;
+  }
+  const line = {
+    function: caller,
+    task: "assign_meeting_link",
+    bookingId,
+    outcome,
+    ms: Math.round(performance.now() - started),
+  };
+  (outcome.startsWith("failed") ? console.error : console.log)(
+    JSON.stringify(line),
+  );
+  // A new link queues the customer's invite; the flag, the ops alert.
+  if (outcome === "assigned" || outcome === "pool_exhausted") {
+    await drainIfQueued(bookingId, requestDrain, caller, env);
+  }
 }
 
 // ---------------------------------------------------------------------------

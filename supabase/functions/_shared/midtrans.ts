@@ -4,11 +4,9 @@ import type postgres from "postgres";
 import { z } from "zod";
 import { constantTimeEqual } from "./constant_time.ts";
 import { db, withTimeout } from "./db.ts";
-import { drainIfQueued } from "./email_drain.ts";
 import type { Env } from "./env.ts";
 import { ConfigError, HttpError } from "./errors.ts";
 import { readAtMost } from "./http.ts";
-import { assignMeetingLink } from "./meeting_links.ts";
 
 const text = (max: number) => z.string().min(1).max(max);
 
@@ -204,41 +202,4 @@ export async function recordNotification(
     env,
   );
   return row;
-}
-
-/**
- * Gives a booking that just became paid its link, after the webhook's answer: the SQL function
- * assign-meeting-link calls, on this instance's pool (no HTTP hop, no second request), then a drain
- * when the assignment queued a message. Failures are logged: the every-minute sweep retries.
- */
-export async function assignPaidBooking(
-  bookingId: string,
-  requestDrain: () => Promise<void>,
-  env: Env = Deno.env,
-): Promise<void> {
-  const started = performance.now();
-  let outcome: string;
-  try {
-    const assignment = await assignMeetingLink(bookingId, env);
-    outcome = assignment.alreadyAssigned ? "already_assigned" : "assigned";
-  } catch (error) {
-    // pool_exhausted is an answer, not a failure: the booking is flagged for a manual link.
-    outcome = error instanceof HttpError && error.code === "pool_exhausted"
-      ? error.code
-      : `failed: ${(error as Error).message}`;
-  }
-  const line = {
-    function: "midtrans-webhook",
-    task: "assign_meeting_link",
-    bookingId,
-    outcome,
-    ms: Math.round(performance.now() - started),
-  };
-  (outcome.startsWith("failed") ? console.error : console.log)(
-    JSON.stringify(line),
-  );
-  // A new link queues the customer's invite; the flag, the ops alert.
-  if (outcome === "assigned" || outcome === "pool_exhausted") {
-    await drainIfQueued(bookingId, requestDrain, "midtrans-webhook", env);
-  }
 }

@@ -6,8 +6,8 @@ import { drainIfQueued, emailDrainRequester } from "../_shared/email_drain.ts";
 import type { Env } from "../_shared/env.ts";
 import { HttpError } from "../_shared/errors.ts";
 import { json, parseWith, postHandler, readJson } from "../_shared/http.ts";
+import { assignPaidBooking } from "../_shared/meeting_links.ts";
 import {
-  assignPaidBooking,
   confirmWithMidtrans,
   MidtransNotification,
   midtransServerKey,
@@ -44,7 +44,12 @@ export function fetchWith(env: Env = Deno.env) {
     }
     if (recorded.needs_link && recorded.booking_id) {
       runInBackground(
-        assignPaidBooking(recorded.booking_id, requestDrain, env),
+        assignPaidBooking(
+          recorded.booking_id,
+          requestDrain,
+          "midtrans-webhook",
+          env,
+        ),
       );
     } else if (
       (recorded.outcome === "status_changed" || recorded.outcome === "paid") &&
