@@ -73,6 +73,13 @@ const results: {
 const seconds: Record<string, number> = {};
 const failures: string[] = [];
 
+/** CPU ms by process, one line: the processes that spent any. */
+function cpu(spent: Record<string, number>): string {
+  return Object.entries(spent).filter(([, ms]) => ms > 0).map(([kind, ms]) =>
+    `${kind} ${ms}`
+  ).join(", ");
+}
+
 /** What `uptime` shows about load: the 1, 5 and 15 minute load averages. */
 function uptime(): string {
   return `load average: ${Deno.loadavg().map((l) => l.toFixed(2)).join(", ")}`;
@@ -574,8 +581,12 @@ function printTable(
       `${w.storedNotifications} / ${w.paidBookings} / ${w.lostNotifications}; ${w.overlappingPairs}`,
       w.lostNotifications === 0 && w.overlappingPairs === 0 ? "ok" : "FAILED",
     );
-    for (const [kind, ms] of Object.entries(w.cpuMsPerSettlement ?? {})) {
-      row("webhook", `CPU ms per settlement: ${kind}`, ms);
+    if (w.cpuMsPerSettlement) {
+      row(
+        "webhook",
+        "CPU ms per settlement, by process",
+        cpu(w.cpuMsPerSettlement),
+      );
     }
     row(
       "webhook",
@@ -634,10 +645,6 @@ function printTable(
         : "FAILED",
     );
     row("emails", "attempts per invite (count)", JSON.stringify(e.attempts));
-    const cpu = (spent: Record<string, number>) =>
-      Object.entries(spent).filter(([, ms]) => ms > 0).map(([kind, ms]) =>
-        `${kind} ${ms}`
-      ).join(", ");
     if (e.cpuMsPerSettlement) {
       row(
         "emails",
