@@ -551,13 +551,20 @@ function printTable(
       lat(w.oneCaller.responseMs),
       "bar p50 3 ms",
     );
-    const parts = w.oneCaller.partsMs;
-    if (parts) {
-      row(
+    const partsRow = (what: string, parts?: typeof w.oneCaller.partsMs) =>
+      parts && row(
         "webhook",
-        "1 caller, p50 by part (Server-Timing), ms",
+        `${what}, p50 by part (Server-Timing), ms`,
         `status call ${parts.statusCall}, database ${parts.database}, rest of the handler ${parts.restOfHandler}, outside it ${parts.outsideHandler}`,
       );
+    partsRow("1 caller", w.oneCaller.partsMs);
+    if (w.oneCaller.settledResponseMs) {
+      row(
+        "webhook",
+        "1 caller, each once the last one's background assign is done: p50/p95/p99 ms",
+        lat(w.oneCaller.settledResponseMs),
+      );
+      partsRow("1 caller, settled between calls", w.oneCaller.settledPartsMs);
     }
     row(
       "webhook",

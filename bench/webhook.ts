@@ -88,6 +88,11 @@ async function pendingBookings(sql: Sql): Promise<string[]> {
 
 interface OneCaller {
   responseMs: Latency;
+  /**
+   * The same, each settlement sent once the previous one's background work (its link's
+   * assignment) has finished: the answer without the last settlement's work beside it.
+   */
+  settledResponseMs: Latency;
   statusCallMs: Latency;
   /**
    * Medians of where each answer's time went, from its Server-Timing: the Get Status call, the
@@ -100,6 +105,7 @@ interface OneCaller {
     restOfHandler: number;
     outsideHandler: number;
   };
+  settledPartsMs: OneCaller["partsMs"];
 }
 
 const median = (xs: number[]) => summarize(xs).p50;
@@ -112,7 +118,7 @@ async function oneCaller(sql: Sql): Promise<OneCaller> {
   const rows = await sql<{ order_id: string }[]>`
     insert into public.bookings (order_id, starts_at, ends_at, amount)
     select 'webhook-one-' || i, s, s + interval '1 hour', ${AMOUNT}::numeric
-    from generate_series(0, ${ONE_CALLER - 1}::int) as i,
+    from generate_series(0, ${2 * ONE_CALLER - 1}::int) as i,
       lateral (select timestamptz '2032-09-01 00:00Z' + i * interval '1 hour' as s) t
     returning order_id`;
   const notifications = await settlementsAtMidtrans(
@@ -122,30 +128,57 @@ async function oneCaller(sql: Sql): Promise<OneCaller> {
     CALLERS,
   );
   const run = await load(
-    notifications.length,
+    ONE_CALLER,
     1,
     (i) => postFunction("midtrans-webhook", notifications[i]),
   );
+  const settled = await load(ONE_CALLER, 1, async (i) => {
+    await settleBackgroundWork();
+    const started = performance.now();
+    const answer = await postFunction(
+      "midtrans-webhook",
+      notifications[ONE_CALLER + i],
+    );
+    return { answer, ms: performance.now() - started };
+  });
   const statusCalls = await load(
     notifications.length,
     1,
     (i) => statusCall(notifications[i].transaction_id),
   );
-  const timings = run.results.map((r) => r.serverTiming);
   return {
     responseMs: summarize(run.latencies),
+    settledResponseMs: summarize(settled.results.map((r) => r.ms)),
     statusCallMs: summarize(statusCalls.latencies),
-    partsMs: {
-      statusCall: median(timings.map((t) => t.statusApi)),
-      database: median(timings.map((t) => t.database)),
-      restOfHandler: median(
-        timings.map((t) => t.total - t.statusApi - t.database),
-      ),
-      outsideHandler: median(
-        run.latencies.map((ms, i) => ms - timings[i].total),
-      ),
-    },
+    partsMs: partsOf(run.results, run.latencies),
+    settledPartsMs: partsOf(
+      settled.results.map((r) => r.answer),
+      settled.results.map((r) => r.ms),
+    ),
   };
+}
+
+/** Medians of where each answer's time went, from its Server-Timing header. */
+function partsOf(
+  answers: { serverTiming: Record<string, number> }[],
+  latencies: number[],
+): OneCaller["partsMs"] {
+  const timings = answers.map((r) => r.serverTiming);
+  return {
+    statusCall: median(timings.map((t) => t.statusApi)),
+    database: median(timings.map((t) => t.database)),
+    restOfHandler: median(
+      timings.map((t) => t.total - t.statusApi - t.database),
+    ),
+    outsideHandler: median(latencies.map((ms, i) => ms - timings[i].total)),
+  };
+}
+
+/** Waits until the functions server has no background work running. */
+async function settleBackgroundWork() {
+  await fetch(`${env.apiUrl}/_local/settle`, { method: "POST" }).then((r) =>
+    r.text()
+  );
 }
 
 /** The webhook's Get Status call, made directly to the stand-in. */
@@ -204,9 +237,7 @@ export async function webhook(sql: Sql): Promise<WebhookResult> {
     },
   );
   // Background work finished too, before the peak is read.
-  await fetch(`${env.apiUrl}/_local/settle`, { method: "POST" }).then((r) =>
-    r.text()
-  );
+  await settleBackgroundWork();
   const duringWebhook = reset ? await peakRssMiB(pid) : null;
 
   const [state] = await sql<{
