@@ -1,7 +1,6 @@
 // Assigning a meeting link: one call to the SQL function that does it atomically.
 import { z } from "zod";
 import { db, withTimeout } from "./db.ts";
-import { drainIfQueued } from "./email_drain.ts";
 import type { Env } from "./env.ts";
 import { HttpError } from "./errors.ts";
 
@@ -24,32 +23,61 @@ type Row = {
   booking_id: string;
   meeting_link_id: string | null;
   meeting_link: string | null;
-  outcome: string;
+  outcome: "assigned" | "already_assigned" | "pool_exhausted";
+  queued_messages: boolean;
 };
 
-/** The booking's link: already held, or claimed now. 404/409 when it cannot have one. */
+export type AssignResult = {
+  outcome: Row["outcome"];
+  /** The booking's link; null when the pool had none free (pool_exhausted: flagged). */
+  assignment: Assignment | null;
+  /** Its commit queued a message to send now: ask for a drain. */
+  queuedMessages: boolean;
+};
+
+/**
+ * The booking's link: already held, claimed now, or none free (the booking flagged). 404/409 when
+ * it cannot have one.
+ */
 export async function assignMeetingLink(
   bookingId: string,
   env: Env = Deno.env,
-): Promise<Assignment> {
+): Promise<AssignResult> {
   const sql = db(env);
+  // The messages are written at commit (bookings_write_emails, deferred), after this statement:
+  // whether it queues any is read from what that trigger's WHEN clause reads, as the booking was
+  // (its contacts; the flag newly set queues ops' alert), so no query has to look afterwards.
   const [row] = await withTimeout<Row>(
-    sql`select booking_id, meeting_link_id, meeting_link, outcome from public.assign_meeting_link(${bookingId})`,
+    sql`select a.booking_id, a.meeting_link_id, a.meeting_link, a.outcome,
+        case a.outcome
+          when 'assigned' then b.customer_email is not null
+            or (b.customer_whatsapp_opt_in and b.customer_phone is not null)
+          when 'pool_exhausted' then not b.needs_manual_link
+          else false
+        end as queued_messages
+      from public.assign_meeting_link(${bookingId}) a
+      join public.bookings b on b.id = a.booking_id`,
     env,
   );
-  if (row.outcome === "pool_exhausted") {
-    throw new HttpError(
-      "pool_exhausted",
-      "No meeting link is free for this slot; the booking is flagged for a manual link.",
-      { bookingId },
-    );
-  }
   return {
-    bookingId: row.booking_id,
-    meetingLinkId: row.meeting_link_id!,
-    meetingLink: row.meeting_link!,
-    alreadyAssigned: row.outcome === "already_assigned",
+    outcome: row.outcome,
+    assignment: row.outcome === "pool_exhausted" ? null : {
+      bookingId: row.booking_id,
+      meetingLinkId: row.meeting_link_id!,
+      meetingLink: row.meeting_link!,
+      alreadyAssigned: row.outcome === "already_assigned",
+    },
+    queuedMessages: row.queued_messages,
   };
+}
+
+/** The answer to a booking the pool cannot serve now. */
+export function poolExhausted(bookingId: string): HttpError {
+  return new HttpError(
+    "pool_exhausted",
+    "No meeting link is free for this slot; the booking is flagged for a manual link.",
+    { bookingId },
+  );
 }
 
 /**
@@ -65,14 +93,11 @@ export async function assignPaidBooking(
 ): Promise<void> {
   const started = performance.now();
   let outcome: string;
+  let queuedMessages = false;
   try {
-    const assignment = await assignMeetingLink(bookingId, env);
-    outcome = assignment.alreadyAssigned ? "already_assigned" : "assigned";
+    ({ outcome, queuedMessages } = await assignMeetingLink(bookingId, env));
   } catch (error) {
-    // pool_exhausted is an answer, not a failure: the booking is flagged for a manual link.
-    outcome = error instanceof HttpError && error.code === "pool_exhausted"
-      ? error.code
-      : `failed: ${(error as Error).message}`;
+    outcome = `failed: ${(error as Error).message}`;
   }
   const line = {
     function: caller,
@@ -85,9 +110,7 @@ export async function assignPaidBooking(
     JSON.stringify(line),
   );
   // A new link queues the customer's invite; the flag, the ops alert.
-  if (outcome === "assigned" || outcome === "pool_exhausted") {
-    await drainIfQueued(bookingId, requestDrain, caller, env);
-  }
+  if (queuedMessages) await requestDrain();
 }
 
 // ---------------------------------------------------------------------------
