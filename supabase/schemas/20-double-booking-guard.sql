@@ -227,6 +227,45 @@ comment on function public.paid_bookings_sharing_a_link() is
   'Health check that trusts no index: paid bookings whose slot overlaps an earlier paid booking '
   'on the same link. Always empty while the exclusion constraint holds.';
 
+create function public.live_holds_sharing_a_link()
+returns table (booking_id uuid, order_id text, meeting_link_id uuid, starts_at timestamptz,
+  ends_at timestamptz, held_until timestamptz, other_booking_id uuid, other_kind text)
+language sql
+stable
+security definer
+set search_path = ''
+-- Reads the tables themselves, never an index, as paid_bookings_sharing_a_link() does: neither
+-- the guard's btree probes nor meeting_link_holds_never_share_a_link are trusted here.
+set enable_indexscan = off
+set enable_indexonlyscan = off
+set enable_bitmapscan = off
+as $$
+  -- One row per live hold and each paid booking (not its own) or other live hold that has its
+  -- link for an overlapping slot: a pair of holds shows once from each side.
+  select h.booking_id, b.order_id, h.meeting_link_id, h.starts_at, h.ends_at, h.held_until,
+    o.booking_id, o.kind
+  from public.meeting_link_holds h
+  join (
+    select p.id as booking_id, 'paid booking' as kind, p.meeting_link_id, p.starts_at, p.ends_at
+    from public.bookings p
+    where p.payment_status = 'paid' and p.meeting_link_id is not null
+    union all
+    select o.booking_id, 'live hold', o.meeting_link_id, o.starts_at, o.ends_at
+    from public.meeting_link_holds o
+    where o.held_until > now()
+  ) o on o.meeting_link_id = h.meeting_link_id and o.starts_at < h.ends_at
+    and o.ends_at > h.starts_at and o.booking_id <> h.booking_id
+  left join public.bookings b on b.id = h.booking_id
+  where h.held_until > now()
+  order by h.meeting_link_id, h.starts_at, h.booking_id, o.booking_id;
+$$;
+
+comment on function public.live_holds_sharing_a_link() is
+  'Health check that trusts no index: live holds (held_until > now()) whose link a paid booking '
+  '(not the hold''s own) or another live hold has for an overlapping slot, one row per pair with '
+  'the other booking (other_kind: paid booking or live hold). Always empty while the guard '
+  'triggers and meeting_link_holds_never_share_a_link hold.';
+
 -- ---------------------------------------------------------------------------
 -- Watch: the every-minute health check
 -- ---------------------------------------------------------------------------
@@ -238,13 +277,17 @@ create table public.double_booking_checks (
   bookings_sharing_a_link integer not null,
   bookings_missing_from_index integer not null,
   details jsonb not null default '[]',
-  took interval not null
+  took interval not null,
+  holds_sharing_a_link bigint not null default 0
 );
 
 comment on table public.double_booking_checks is
   'Every run of check_double_booking() (every minute by pg_cron; kept 7 days): paid bookings '
-  'sharing a link, and upcoming paid bookings the exclusion constraint''s index no longer returns. '
-  'Both are always 0 on a healthy database; see docs/operations.md.';
+  'sharing a link, upcoming paid bookings the exclusion constraint''s index no longer returns, and '
+  'live holds sharing a link. All are always 0 on a healthy database; see docs/operations.md.';
+comment on column public.double_booking_checks.holds_sharing_a_link is
+  'Live holds whose link a paid booking (not the hold''s own) or another live hold has for an '
+  'overlapping slot, from live_holds_sharing_a_link() (0 in runs before it was checked).';
 
 alter table public.double_booking_checks enable row level security;
 
@@ -286,7 +329,8 @@ comment on function public.paid_bookings_in_gist_index(tstzrange) is
   'bookings_paid_slots_never_share_a_link returns them. Internal to check_double_booking().';
 
 create function public.check_double_booking()
-returns table (bookings_sharing_a_link integer, bookings_missing_from_index integer)
+returns table (bookings_sharing_a_link integer, bookings_missing_from_index integer,
+  holds_sharing_a_link integer)
 language plpgsql
 security definer
 set search_path = ''
@@ -301,6 +345,8 @@ declare
   v_in_table bigint;
   v_in_index bigint;
   v_missing jsonb := '[]'::jsonb;
+  v_holds jsonb;
+  v_holds_count integer;
 begin
   -- 1. Double bookings, read from the table alone (no index can hide one).
   select coalesce(jsonb_agg(to_jsonb(s)), '[]') into v_shared
@@ -317,11 +363,17 @@ begin
     where t.ctid not in (select i.ctid from public.paid_bookings_in_gist_index(v_window) i);
   end if;
 
+  -- 3. Live holds sharing a link with a paid booking or another live hold, from the tables alone.
+  select coalesce(jsonb_agg(to_jsonb(s)), '[]'), count(distinct s.booking_id)::integer
+  into v_holds, v_holds_count
+  from public.live_holds_sharing_a_link() s;
+
   insert into public.double_booking_checks (bookings_sharing_a_link, bookings_missing_from_index,
-    details, took)
+    details, took, holds_sharing_a_link)
   values (jsonb_array_length(v_shared), jsonb_array_length(v_missing),
-    jsonb_build_object('sharing_a_link', v_shared, 'missing_from_index', v_missing),
-    clock_timestamp() - v_started);
+    jsonb_build_object('sharing_a_link', v_shared, 'missing_from_index', v_missing,
+      'holds_sharing_a_link', v_holds),
+    clock_timestamp() - v_started, v_holds_count);
   delete from public.double_booking_checks c where c.checked_at < now() - interval '7 days';
 
   if jsonb_array_length(v_shared) > 0 then
@@ -334,11 +386,17 @@ begin
       jsonb_array_length(v_missing), v_missing
       using hint = 'docs/operations.md, "Double booking": REINDEX the index.';
   end if;
-  return query select jsonb_array_length(v_shared), jsonb_array_length(v_missing);
+  if v_holds_count > 0 then
+    raise warning 'DOUBLE BOOKING: % live holds share a link with a paid booking or another hold: %',
+      v_holds_count, v_holds
+      using hint = 'docs/operations.md, "Double booking": delete the hold (of two holds, either).';
+  end if;
+  return query select jsonb_array_length(v_shared), jsonb_array_length(v_missing), v_holds_count;
 end;
 $$;
 
 comment on function public.check_double_booking() is
   'Health check, every minute by pg_cron: records in double_booking_checks (and logs a WARNING '
-  'naming the bookings) paid bookings sharing a link, and paid bookings that have not ended which '
-  'the exclusion constraint''s GiST index no longer returns. Both always 0 when healthy.';
+  'naming them) paid bookings sharing a link, paid bookings that have not ended which the '
+  'exclusion constraint''s GiST index no longer returns, and live holds sharing a link with a paid '
+  'booking or another live hold. All always 0 when healthy.';

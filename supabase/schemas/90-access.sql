@@ -27,6 +27,7 @@ grant select on public.meeting_link_pool_status, public.paid_bookings_without_li
 grant execute on function public.assign_meeting_link(uuid),
   public.find_available_meeting_link(timestamptz, timestamptz),
   public.assign_pending_meeting_links(), public.paid_bookings_sharing_a_link(),
+  public.live_holds_sharing_a_link(),
   public.record_midtrans_notification(jsonb, jsonb),
   public.claim_booking_emails(integer, interval, text),
   public.finish_booking_email(bigint, uuid, text, boolean), public.resend_booking_email(bigint),

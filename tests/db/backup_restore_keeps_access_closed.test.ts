@@ -301,6 +301,7 @@ Deno.test("a backup restored by scripts/restore brings every row and the schedul
         assert.deepEqual({ ...check }, {
           bookings_sharing_a_link: 0,
           bookings_missing_from_index: 0,
+          holds_sharing_a_link: 0,
         });
         assert.equal(
           (await target`select 1 from paid_bookings_sharing_a_link()`).length,

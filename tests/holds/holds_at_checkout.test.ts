@@ -103,6 +103,11 @@ Deno.test("200 concurrent holds for one hour with a pool of 10: exactly 10 held 
     assert.equal(holds.length, 10);
     assert.equal(new Set(holds.map((h) => h.meeting_link_id)).size, 10);
     assert.equal(
+      (await sql`select 1 from live_holds_sharing_a_link()`).length,
+      0,
+      "the health check finds no live hold sharing a link",
+    );
+    assert.equal(
       (await sql`select 1 from bookings where needs_manual_link`).length,
       0,
       "a refused hold flags nothing: the booking is not paid",
@@ -134,8 +139,12 @@ Deno.test("200 concurrent holds for one hour with a pool of 10: exactly 10 held 
     assert.deepEqual(await paidBookingsSharingALink(sql), []);
     const [check] = await sql`select * from check_double_booking()`;
     assert.deepEqual(
-      [check.bookings_sharing_a_link, check.bookings_missing_from_index],
-      [0, 0],
+      [
+        check.bookings_sharing_a_link,
+        check.bookings_missing_from_index,
+        check.holds_sharing_a_link,
+      ],
+      [0, 0, 0],
     );
   });
 });

@@ -61,6 +61,11 @@ Deno.test(`30 holds, 30 claims and the payments of the held, at once on 20 conne
           and not b.needs_manual_link`;
       assert.equal(lost, 0, "every paid booking has a link or the flag");
       assert.deepEqual(await paidBookingsSharingALink(setup), []);
+      assert.equal(
+        (await setup`select 1 from live_holds_sharing_a_link()`).length,
+        0,
+        `round ${round}: no live hold shares a link (the health check agrees)`,
+      );
     }
   } finally {
     await callers.end({ timeout: 5 });

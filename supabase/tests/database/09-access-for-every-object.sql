@@ -68,7 +68,7 @@ select plan(
   + 4                                                           -- a customer's columns
   + 2 * (select count(*)::int from system_functions)            -- per role and function
   + 2                                                           -- trying, per role
-  + 15 + 1                                                      -- service_role's functions
+  + 16 + 1                                                      -- service_role's functions
   + (select count(*)::int from system_relations where relkind = 'v')  -- its views
   + 4 + 4                                                       -- its notification log
   + 2                                                           -- the WhatsApp outbox, the settings
@@ -135,6 +135,7 @@ from unnest(array['public.assign_meeting_link(uuid)', 'public.assign_pending_mee
   'public.find_available_meeting_link(timestamptz, timestamptz)',
   'public.record_midtrans_notification(jsonb, jsonb)',
   'public.paid_bookings_sharing_a_link()',
+  'public.live_holds_sharing_a_link()',
   'public.claim_booking_emails(integer, interval, text)',
   'public.finish_booking_email(bigint, uuid, text, boolean)',
   'public.resend_booking_email(bigint)',
@@ -155,12 +156,13 @@ select is(
     'find_available_meeting_link(timestamp with time zone,timestamp with time zone)',
     'finish_booking_email(bigint,uuid,text,boolean)',
     'finish_whatsapp_message(bigint,uuid,text,text,boolean,boolean)',
-    'hold_meeting_link(uuid,integer)', 'meeting_link_availability(tstzrange[])',
+    'hold_meeting_link(uuid,integer)', 'live_holds_sharing_a_link()',
+    'meeting_link_availability(tstzrange[])',
     'paid_bookings_sharing_a_link()', 'record_midtrans_notification(jsonb,jsonb)',
     'record_whatsapp_statuses(jsonb)',
     'reschedule_booking(uuid,timestamp with time zone,timestamp with time zone)',
     'resend_booking_email(bigint)', 'resend_whatsapp_message(bigint)'],
-  'the only security definer functions service_role can call are these fifteen (trigger functions run only as triggers)');
+  'the only security definer functions service_role can call are these sixteen (trigger functions run only as triggers)');
 select ok(has_table_privilege('service_role', s.oid, 'SELECT'), format('service_role can read %s', s.name))
 from system_relations s where s.relkind = 'v' order by s.name;
 select ok(has_table_privilege('service_role', 'public.midtrans_notifications', 'SELECT'),
