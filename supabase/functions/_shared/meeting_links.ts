@@ -47,16 +47,17 @@ export async function assignMeetingLink(
   // The messages are written at commit (bookings_write_emails, deferred), after this statement:
   // whether it queues any is read from what that trigger's WHEN clause reads, as the booking was
   // (its contacts; the flag newly set queues ops' alert), so no query has to look afterwards.
+  // A subquery by primary key, not a join: the planner expects a function to return 1,000 rows
+  // and would hash all of bookings.
   const [row] = await withTimeout<Row>(
     sql`select a.booking_id, a.meeting_link_id, a.meeting_link, a.outcome,
-        case a.outcome
-          when 'assigned' then b.customer_email is not null
-            or (b.customer_whatsapp_opt_in and b.customer_phone is not null)
-          when 'pool_exhausted' then not b.needs_manual_link
-          else false
-        end as queued_messages
-      from public.assign_meeting_link(${bookingId}) a
-      join public.bookings b on b.id = a.booking_id`,
+        coalesce((select case a.outcome
+            when 'assigned' then b.customer_email is not null
+              or (b.customer_whatsapp_opt_in and b.customer_phone is not null)
+            when 'pool_exhausted' then not b.needs_manual_link
+            else false end
+          from public.bookings b where b.id = a.booking_id), false) as queued_messages
+      from public.assign_meeting_link(${bookingId}) a`,
     env,
   );
   return {
