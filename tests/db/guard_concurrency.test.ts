@@ -298,7 +298,16 @@ Deno.test("ten callers queued for the only free link after its holder rolls back
     const answers = results.flatMap((r) =>
       r.status === "fulfilled" ? [r.value] : []
     ).sort();
-    assert.deepEqual(answers, ["assigned", ...Array(9).fill("pool_exhausted")]);
+    // The every-minute sweep (pg_cron) may link one of these paid bookings while they wait: its
+    // caller then answers already_assigned (seen once in CI). Either way one gets the link.
+    assert.deepEqual(
+      answers.map((a) => a === "already_assigned" ? "assigned" : a),
+      ["assigned", ...Array(9).fill("pool_exhausted")],
+    );
+    const [{ linked }] = await setup<{ linked: number }[]>`
+      select count(meeting_link_id)::int as linked from bookings
+      where order_id like 'convoy-%'`;
+    assert.equal(linked, 1, "one booking holds the link");
   } finally {
     release(); // the holder ends even if the test failed before letting it go
     await Promise.all([callers.end(), holder.end()]);
