@@ -13,3 +13,14 @@ export function runInBackground(work: Promise<unknown>): void {
     work.catch(() => {});
   }
 }
+
+/** A background task's log line: `outcome` "failed: ..." goes to stderr, any other to stdout. */
+export function logTask(
+  line:
+    & { function: string; task: string; outcome: string }
+    & Record<string, unknown>,
+): void {
+  (line.outcome.startsWith("failed") ? console.error : console.log)(
+    JSON.stringify(line),
+  );
+}

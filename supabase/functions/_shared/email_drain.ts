@@ -1,5 +1,6 @@
 // Asking send-booking-emails to drain the outbox now, from another function's background work
 // (the every-minute schedule is the safety net). Failures are logged, never thrown.
+import { logTask } from "./background.ts";
 import { db, withTimeout } from "./db.ts";
 import type { Env } from "./env.ts";
 
@@ -83,15 +84,12 @@ async function postEmailDrain(
   } catch (error) {
     outcome = `failed: ${(error as Error).message}`;
   }
-  const line = {
+  logTask({
     function: caller,
     task: "request_email_drain",
     outcome,
     ms: Math.round(performance.now() - started),
-  };
-  (outcome.startsWith("failed") ? console.error : console.log)(
-    JSON.stringify(line),
-  );
+  });
 }
 
 /** The function's drain requester: coalesced per instance (one per caller and env). */
@@ -117,11 +115,11 @@ export async function drainIfQueued(
     due = await bookingHasDueEmail(bookingId, env);
   } catch (error) {
     // The schedule drains within a minute; nothing is lost.
-    console.error(JSON.stringify({
+    logTask({
       function: caller,
       task: "request_email_drain",
       outcome: `failed: ${(error as Error).message}`,
-    }));
+    });
     return;
   }
   if (due) await requestDrain();

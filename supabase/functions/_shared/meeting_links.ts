@@ -1,5 +1,6 @@
 // Assigning a meeting link: one call to the SQL function that does it atomically.
 import { z } from "zod";
+import { logTask } from "./background.ts";
 import { db, withTimeout } from "./db.ts";
 import type { Env } from "./env.ts";
 import { HttpError } from "./errors.ts";
@@ -100,16 +101,13 @@ export async function assignPaidBooking(
   } catch (error) {
     outcome = `failed: ${(error as Error).message}`;
   }
-  const line = {
+  logTask({
     function: caller,
     task: "assign_meeting_link",
     bookingId,
     outcome,
     ms: Math.round(performance.now() - started),
-  };
-  (outcome.startsWith("failed") ? console.error : console.log)(
-    JSON.stringify(line),
-  );
+  });
   // A new link queues the customer's invite; the flag, the ops alert.
   if (queuedMessages) await requestDrain();
 }
