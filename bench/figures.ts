@@ -32,7 +32,8 @@ function betterOf(path: string[]): Better | null {
   if (parent === "serverPeakRssMiB") return "lower";
   if (/^cpuMsPer/.test(parent)) return "lower";
   if (path[0] === "guard" && parent === "p50") return "lower";
-  if (key === "ratioLargestToSmallest") return "lower";
+  if (key.startsWith("ratioLargestToSmallest")) return "lower";
+  if (path[0] === "scaling" && key === "controlMs") return "lower";
   if (path[0] === "placement" && key === "shipped") return "lower";
   return null;
 }

@@ -439,7 +439,9 @@ function printTable(
           p.existing.toLocaleString("en")
         } existing: p50/p95/p99 ms`,
         lat(p.latencyMs),
-        `load ${p.loadSeconds} s`,
+        `load ${p.loadSeconds} s, vacuum ${p.vacuumSeconds} s; passes' p50 ${
+          Math.min(...p.passP50Ms)
+        }-${Math.max(...p.passP50Ms)}; control ${p.controlMs} ms`,
       );
       row(
         "scaling",
@@ -457,6 +459,12 @@ function printTable(
       }`,
       x(s.ratioLargestToSmallest),
       "bar 1.2x",
+    );
+    row(
+      "scaling",
+      "  the same, each p50 over its size's control",
+      x(s.ratioLargestToSmallestPerControl),
+      "the machine's speed taken out",
     );
     row(
       "scaling",
