@@ -40,7 +40,7 @@ export interface ScalingPoint {
   latencyMs: Latency;
   /** Each timed pass's p50, in order: how far one pass strays. */
   passP50Ms: number[];
-  /** The control query's p50, timed before and after each pass: the machine's speed then. */
+  /** The control query's p50, timed 3 times after each pass: the machine's speed then. */
   controlMs: number;
   outcomes: Record<string, number>;
   /** Pages touched per call (hit or read) in the first timed pass, by relation: where a size costs. */
@@ -276,7 +276,7 @@ export async function scaling(sql: Sql): Promise<ScalingResult> {
       for (let pass = 0; pass < PASSES; pass++) {
         // A rolled-back pass leaves dead row versions and index entries for the probes' own
         // slots, which the next pass's exclusion check would visit (on 15 at 1M: 30 GiST and
-        // 204 heap pages per call instead of 10 and 132).
+        // 204 heap pages per call instead of 13 and 132).
         await one`vacuum public.bookings`;
         const before = pass === 0 ? await pagesTouched(one) : undefined;
         const run = await probePass(one, ids);
