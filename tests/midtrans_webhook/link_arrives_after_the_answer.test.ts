@@ -82,6 +82,20 @@ webhookTest(
           0,
           "the failed assign is over",
         );
+        // The function gives up at once and sends PostgreSQL a cancel, which lands a little
+        // later: until it has, the statement still waits for the pool and would take the link
+        // once the lock is gone (seen once in CI).
+        await pollUntil(
+          "the cancelled assign to leave PostgreSQL",
+          async () => {
+            const [{ waiting }] = await sql`
+            select count(*)::int as waiting from pg_catalog.pg_stat_activity
+            where application_name = 'meeting-links-functions'
+              and query like '%public.assign_meeting_link(%'
+              and state = 'active'`;
+            return waiting === 0 ? true : undefined;
+          },
+        );
       });
     } finally {
       await server.stop();
