@@ -43,8 +43,15 @@ export interface ScalingPoint {
   /** The control query's p50, timed 3 times after each pass: the machine's speed then. */
   controlMs: number;
   outcomes: Record<string, number>;
-  /** Pages touched per call (hit or read) in the first timed pass, by relation: where a size costs. */
+  /**
+   * Pages touched per call (hit or read), by relation: where a size costs. The counters are the
+   * server's, not the probes' alone: counted over the first timed pass no other work overlapped.
+   */
   pagesPerProbe: Record<string, number>;
+  /** The timed pass (1-based) the pages were counted over; null: other work overlapped every pass (pages of pass 1). */
+  pagesPass: number | null;
+  /** Timed passes that a pg_cron job run, an autovacuum or another active session overlapped. */
+  passesBesideOtherWork: number;
 }
 
 export interface ScalingResult {
@@ -120,6 +127,24 @@ async function pagesTouched(one: Sql): Promise<Map<string, number>> {
   return new Map(rows.map((r) => [r.name, Number(r.pages)]));
 }
 
+/**
+ * Whether anything else ran on the server since `since` (the database's clock), besides `one`:
+ * a pg_cron job run, an autovacuum, another active session. Its pages land in the same counters:
+ * one health check beside a pass at 1M added 134-146 heap pages per call, and a full run on 15
+ * counted 487 heap and 98 GiST pages per call at 1M where a run alone counted 132 and 13.
+ */
+async function otherWork(one: Sql, since: Date): Promise<boolean> {
+  const [row] = await one<{ other: boolean }[]>`
+    select exists (
+        select from cron.job_run_details r
+        where r.start_time < clock_timestamp() and coalesce(r.end_time, 'infinity') > ${since})
+      or exists (
+        select from pg_catalog.pg_stat_activity a
+        where a.pid <> pg_catalog.pg_backend_pid()
+          and (a.state = 'active' or a.backend_type = 'autovacuum worker')) as other`;
+  return row.other;
+}
+
 function perProbe(
   before: Map<string, number>,
   after: Map<string, number>,
@@ -155,13 +180,18 @@ async function control(sql: Sql): Promise<number> {
   return performance.now() - t0;
 }
 
-async function probePass(sql: Sql, ids: string[]) {
+/** Waits, if need be, until second 5 of a minute, when pg_cron's jobs have started. */
+async function clearOfCronStart(): Promise<void> {
   const second = new Date().getSeconds();
   if (second < 5 || second > 50) {
     await new Promise((resolve) =>
       setTimeout(resolve, ((65 - second) % 60) * 1000)
     );
   }
+}
+
+async function probePass(sql: Sql, ids: string[]) {
+  await clearOfCronStart();
   const latencies: number[] = [];
   const outcomes: string[] = [];
   const rollback = new Error("rollback");
@@ -271,21 +301,31 @@ export async function scaling(sql: Sql): Promise<ScalingResult> {
     const passP50Ms: number[] = [];
     const controls: number[] = [];
     let pagesPerProbe: Record<string, number> = {};
+    let pagesPass: number | null = null;
+    let passesBesideOtherWork = 0;
     try {
       await probePass(one, ids);
       for (let pass = 0; pass < PASSES; pass++) {
         // A rolled-back pass leaves dead row versions and index entries for the probes' own
-        // slots, which the next pass's exclusion check would visit (on 15 at 1M: 30 GiST and
-        // 204 heap pages per call instead of 13 and 132).
+        // slots, which the next pass's exclusion check would visit.
         await one`vacuum public.bookings`;
-        const before = pass === 0 ? await pagesTouched(one) : undefined;
+        await clearOfCronStart();
+        const before = await pagesTouched(one);
+        const [{ since }] = await one<
+          { since: Date }[]
+        >`select clock_timestamp() as since`;
         const run = await probePass(one, ids);
-        if (before) {
-          pagesPerProbe = perProbe(
-            before,
-            await pagesTouched(one),
-            run.latencies.length,
-          );
+        const pages = perProbe(
+          before,
+          await pagesTouched(one),
+          run.latencies.length,
+        );
+        if (await otherWork(one, since)) {
+          passesBesideOtherWork++;
+          if (pass === 0) pagesPerProbe = pages;
+        } else if (pagesPass === null) {
+          pagesPerProbe = pages;
+          pagesPass = pass + 1;
         }
         for (let i = 0; i < 3; i++) controls.push(await control(one));
         latencies.push(...run.latencies);
@@ -308,6 +348,8 @@ export async function scaling(sql: Sql): Promise<ScalingResult> {
       allVisibleShare: ratio(visible.allVisible, visible.pages) ?? 0,
       ...timed,
       pagesPerProbe,
+      pagesPass,
+      passesBesideOtherWork,
     });
     if (existing === SIZES.at(-1)) plan = await assignmentPlan(probes[0]);
   }
