@@ -141,7 +141,10 @@ async function otherWork(one: Sql, since: Date): Promise<boolean> {
       or exists (
         select from pg_catalog.pg_stat_activity a
         where a.pid <> pg_catalog.pg_backend_pid()
-          and (a.state = 'active' or a.backend_type = 'autovacuum worker')) as other`;
+          and (a.state = 'active' or a.backend_type = 'autovacuum worker'))
+      or exists (
+        select from pg_catalog.pg_stat_user_tables t
+        where greatest(t.last_autovacuum, t.last_autoanalyze) > ${since}) as other`;
   return row.other;
 }
 
