@@ -42,6 +42,24 @@ die() {
   exit 1
 }
 
+# The running script's usage: its header comment, from line 2 to `set -euo pipefail`.
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+
+# For a script that takes no arguments: --help prints its usage, anything else is refused (so
+# `scripts/reset --help` never wipes anything).
+no_arguments() { # "$@"
+  local name
+  name="$(basename "$(dirname "$0")")/$(basename "$0")"
+  case "${1:-}" in
+    "") ;;
+    -h | --help)
+      usage
+      exit 0
+      ;;
+    *) die "$name takes no arguments, not $1 (see $name --help)" ;;
+  esac
+}
+
 is_root() { [ "$(id -u)" -eq 0 ]; }
 
 # The OS user that owns clusters of PG_MAJOR, as uid:gid: the root's `postgres` for a major that
