@@ -18,21 +18,27 @@ async function run(script: string, ...args: string[]) {
   return { code, stdout: text.decode(stdout), stderr: text.decode(stderr) };
 }
 
-/** A file in the dev data folder that reset would remove, removed again after `body`. */
+async function exists(path: string): Promise<boolean> {
+  return await Deno.stat(path).then(() => true, () => false);
+}
+
+/**
+ * A file in the dev data folder that reset would remove, removed again after `body` (with the
+ * folder, if this made it: scripts/start decides where a clone's folder lives).
+ */
 async function withDevDataMarker(body: (marker: string) => Promise<void>) {
   const local = `${root}.local`;
+  const made = !(await exists(local));
   await Deno.mkdir(local, { recursive: true });
   const marker = `${await Deno.realPath(local)}/scripts-help-test-marker`;
   await Deno.writeTextFile(marker, "reset must not remove this");
   try {
     await body(marker);
   } finally {
-    await Deno.remove(marker).catch(() => {});
+    await Deno.remove(made ? local : marker, { recursive: made }).catch(
+      () => {},
+    );
   }
-}
-
-async function exists(path: string): Promise<boolean> {
-  return await Deno.stat(path).then(() => true, () => false);
 }
 
 Deno.test("scripts/start --help prints its usage and starts nothing", async () => {
