@@ -449,11 +449,9 @@ function printTable(
         Object.entries(p.pagesPerProbe ?? {}).slice(0, 7).map(([name, pages]) =>
           `${name} ${pages}`
         ).join(", "),
-        p.pagesPass === undefined
-          ? ""
-          : `pass ${
-            p.pagesPass ?? "1, beside other work"
-          }; ${p.passesBesideOtherWork} of ${p.passP50Ms.length} passes beside other work`,
+        `pass ${
+          p.pagesPass ?? "1, beside other work"
+        }; ${p.passesBesideOtherWork} of ${p.passP50Ms.length} passes beside other work`,
       );
     }
     const last = s.points.at(-1)!;
